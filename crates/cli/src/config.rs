@@ -1,0 +1,181 @@
+//! The TOML config file, resolved once into the detectors' [`Policy`]. Unknown keys are errors:
+//! a misspelt suppression must not silently suppress nothing.
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use credtrail_detect::{Policy, Suppression};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub allow: Allow,
+    #[serde(default)]
+    pub detect: DetectSettings,
+    #[serde(default)]
+    pub suppress: Vec<SuppressEntry>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    /// Addresses the organisation's workloads legitimately reach AWS from (corporate proxies,
+    /// on-premises NAT): CIDRs or single addresses.
+    #[serde(default)]
+    pub egress_cidrs: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allow {
+    #[serde(default)]
+    pub principals: Vec<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub accounts: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectSettings {
+    pub denied_burst_threshold: Option<usize>,
+    pub denied_burst_window_seconds: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressEntry {
+    pub rule: String,
+    pub instance: Option<String>,
+    pub role: Option<String>,
+    pub principal: Option<String>,
+    pub account: Option<String>,
+    pub access_key: Option<String>,
+    pub source: Option<String>,
+    pub reason: Option<String>,
+}
+
+fn parse_net(text: &str) -> Result<ipnet::IpNet> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .with_context(|| format!("{text:?} is not an address or CIDR"))
+}
+
+pub fn load(path: &Path) -> Result<Policy> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
+    let file: ConfigFile = toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;
+    resolve(file).with_context(|| format!("invalid config {}", path.display()))
+}
+
+pub fn resolve(file: ConfigFile) -> Result<Policy> {
+    let mut policy = Policy {
+        egress: file
+            .network
+            .egress_cidrs
+            .iter()
+            .map(|s| parse_net(s))
+            .collect::<Result<_>>()
+            .context("network.egress_cidrs")?,
+        allow_principals: file.allow.principals,
+        allow_roles: file.allow.roles,
+        allow_accounts: file.allow.accounts,
+        suppressions: Vec::new(),
+        denied_burst_threshold: file.detect.denied_burst_threshold,
+        denied_burst_window_seconds: file.detect.denied_burst_window_seconds,
+    };
+    for (n, s) in file.suppress.into_iter().enumerate() {
+        let at = format!("[[suppress]] #{}", n + 1);
+        if credtrail_detect::rule(&s.rule).is_none() && s.rule != "*" {
+            let known: Vec<&str> = credtrail_detect::DETECTORS.iter().map(|d| d.meta().id).collect();
+            bail!("{at}: unknown rule {:?} (known: {})", s.rule, known.join(", "));
+        }
+        let reason = match s.reason.as_deref().map(str::trim) {
+            Some(r) if !r.is_empty() => r.to_string(),
+            _ => bail!("{at}: every suppression needs a `reason`, for whoever audits it later"),
+        };
+        let source = s
+            .source
+            .as_deref()
+            .map(parse_net)
+            .transpose()
+            .with_context(|| format!("{at}: source"))?;
+        if s.instance.is_none()
+            && s.role.is_none()
+            && s.principal.is_none()
+            && s.account.is_none()
+            && s.access_key.is_none()
+            && source.is_none()
+        {
+            bail!("{at}: name at least one entity (instance, role, principal, account, access_key, source); a whole rule is turned off by not running it, not by a suppression");
+        }
+        policy.suppressions.push(Suppression {
+            rule: s.rule,
+            instance: s.instance.map(|i| i.to_ascii_lowercase()),
+            role: s.role,
+            principal: s.principal,
+            account: s.account,
+            access_key: s.access_key,
+            source,
+            reason,
+        });
+    }
+    Ok(policy)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Policy> {
+        let file: ConfigFile = toml::from_str(text)?;
+        resolve(file)
+    }
+
+    #[test]
+    fn a_full_config_resolves() {
+        let p = parse(
+            r#"
+            [network]
+            egress_cidrs = ["203.0.113.0/24", "198.51.100.7"]
+            [allow]
+            roles = ["scanner-*"]
+            [[suppress]]
+            rule = "imdsv1-credential-delivery"
+            instance = "i-0846F1D1BC19AAAF3"
+            reason = "legacy batch job, ticket OPS-1234"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(p.egress.len(), 2);
+        assert_eq!(p.suppressions[0].instance.as_deref(), Some("i-0846f1d1bc19aaaf3"));
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_with_their_name() {
+        let err = format!("{:#}", parse("[allow]\nrolez = [\"x\"]\n").unwrap_err());
+        assert!(err.contains("rolez"), "{err}");
+    }
+
+    #[test]
+    fn a_suppression_without_reason_is_rejected() {
+        let err = format!(
+            "{:#}",
+            parse("[[suppress]]\nrule = \"imdsv1-credential-delivery\"\ninstance = \"i-1\"\n").unwrap_err()
+        );
+        assert!(err.contains("reason"), "{err}");
+    }
+
+    #[test]
+    fn a_suppression_of_an_unknown_rule_is_rejected() {
+        let err = format!(
+            "{:#}",
+            parse("[[suppress]]\nrule = \"nope\"\ninstance = \"i-1\"\nreason = \"x\"\n").unwrap_err()
+        );
+        assert!(err.contains("unknown rule"), "{err}");
+    }
+}

@@ -1,0 +1,195 @@
+//! The scan pipeline: inputs → (parallel) parse + observe → merge → decide → policy → report.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use credtrail_detect::{Alert, Engine, Knowledge, Severity, Suppressed};
+use credtrail_event::{Fact, FileId, Inventory, Timestamp};
+use credtrail_ingest::{discover, parse_file, Diagnostic, Format, InputSource};
+use credtrail_report::Summary;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+/// Everything the scan needs, resolved once from flags and config.
+pub struct ScanConfig {
+    pub paths: Vec<String>,
+    pub input_format: Option<&'static dyn Format>,
+    pub knowledge: Knowledge,
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub min_severity: Severity,
+    pub threads: usize,
+    pub max_file_size: u64,
+    pub progress: bool,
+}
+
+/// What a scan produced.
+pub struct ScanResult {
+    pub alerts: Vec<Alert>,
+    pub suppressed: Vec<Suppressed>,
+    pub sources: Vec<String>,
+    pub summary: Summary,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Nothing could be read at all.
+    pub nothing_read: bool,
+}
+
+/// One worker's share: detector states plus bookkeeping, merged pairwise.
+#[derive(Default)]
+struct Partial {
+    engine: Engine,
+    facts: Vec<Fact>,
+    diagnostics: Vec<Diagnostic>,
+    summary: Summary,
+}
+
+impl Partial {
+    fn merge(mut self, other: Partial) -> Partial {
+        self.engine.merge(other.engine);
+        self.facts.extend(other.facts);
+        self.diagnostics.extend(other.diagnostics);
+        let (a, b) = (&mut self.summary, other.summary);
+        a.files += b.files;
+        a.files_unreadable += b.files_unreadable;
+        a.bytes += b.bytes;
+        a.records += b.records;
+        a.events += b.events;
+        a.facts += b.facts;
+        for (k, v) in b.rejected {
+            *a.rejected.entry(k).or_default() += v;
+        }
+        for (k, v) in b.formats {
+            *a.formats.entry(k).or_default() += v;
+        }
+        self
+    }
+}
+
+fn progress_bar(enabled: bool, total_bytes: u64) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    // Drawn on stderr only when it is a terminal: indicatif hides itself otherwise.
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} scanning [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+pub fn run(config: ScanConfig) -> Result<ScanResult> {
+    let files = discover(&config.paths);
+    let sources: Vec<String> = files.iter().map(|f| f.display.clone()).collect();
+    let total_bytes: u64 = files
+        .iter()
+        .map(|f| match &f.source {
+            InputSource::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum();
+    let bar = progress_bar(config.progress, total_bytes);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.threads)
+        .build()
+        .context("cannot start worker threads")?;
+    let since = config.since.unwrap_or(Timestamp::MIN);
+    let until = config.until.unwrap_or(Timestamp::MAX);
+
+    let partial = pool.install(|| {
+        files
+            .par_iter()
+            .enumerate()
+            .fold(Partial::default, |mut acc, (i, input)| {
+                let file = FileId(i as u32);
+                let parsed = parse_file(input, file, config.input_format, config.max_file_size);
+                if let InputSource::Path(p) = &input.source {
+                    bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
+                }
+                let s = &mut acc.summary;
+                s.files += 1;
+                s.bytes += parsed.bytes;
+                s.records += parsed.records;
+                if let Some(format) = parsed.format {
+                    *s.formats.entry(format.to_string()).or_default() += 1;
+                }
+                for d in &parsed.diagnostics {
+                    if d.reason == credtrail_ingest::Reason::Unreadable {
+                        s.files_unreadable += 1;
+                    }
+                    *s.rejected.entry(d.reason.key().to_string()).or_default() += 1;
+                }
+                s.facts += parsed.facts.len() as u64;
+                for event in &parsed.events {
+                    if event.time < since || event.time > until {
+                        continue;
+                    }
+                    acc.summary.events += 1;
+                    acc.engine.observe(event);
+                }
+                acc.facts.extend(parsed.facts);
+                acc.diagnostics.extend(parsed.diagnostics);
+                acc
+            })
+            .reduce(Partial::default, Partial::merge)
+    });
+    bar.finish_and_clear();
+
+    let Partial {
+        engine,
+        facts,
+        mut diagnostics,
+        mut summary,
+    } = partial;
+    let mut knowledge = config.knowledge;
+    knowledge.inventory = Inventory::from_facts(&facts);
+    let alerts: Vec<Alert> = engine
+        .finish(&knowledge)
+        .into_iter()
+        .filter(|a| a.severity >= config.min_severity)
+        .collect();
+    let (alerts, suppressed) = knowledge.policy.apply(alerts);
+    summary.count_alerts(&alerts, &suppressed);
+    summary.ip_ranges = knowledge
+        .ranges
+        .snapshots
+        .iter()
+        .map(|(p, date)| (p.name().to_string(), date.clone()))
+        .collect::<BTreeMap<_, _>>();
+    diagnostics.sort_by_key(|d| (d.file, d.line, d.index, d.reason));
+    let readable = summary.files > summary.files_unreadable;
+    let nothing_read = !readable || (summary.records == 0 && summary.rejected_total() > 0);
+    Ok(ScanResult {
+        alerts,
+        suppressed,
+        sources,
+        summary,
+        diagnostics,
+        nothing_read,
+    })
+}
+
+/// Writes rejected records, one JSON object per line, for the analyst to inspect or replay.
+pub fn write_quarantine(path: &PathBuf, result: &ScanResult) -> Result<()> {
+    let file =
+        std::fs::File::create(path).with_context(|| format!("cannot create quarantine file {}", path.display()))?;
+    let mut out = std::io::BufWriter::new(file);
+    for d in &result.diagnostics {
+        let line = serde_json::json!({
+            "source": result.sources.get(d.file.0 as usize),
+            "line": d.line,
+            "index": d.index,
+            "format": d.format,
+            "reason": d.reason.key(),
+            "detail": d.detail,
+            "record": d.excerpt,
+        });
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,111 @@
+//! What a detector reports.
+
+use credtrail_event::{Origin, Timestamp};
+
+/// Alert severity, ordered from least to most urgent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "info" => Severity::Info,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            "critical" => Severity::Critical,
+            _ => return None,
+        })
+    }
+
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// One step up, capped at critical.
+    pub fn raised(self) -> Severity {
+        match self {
+            Severity::Info => Severity::Low,
+            Severity::Low => Severity::Medium,
+            Severity::Medium => Severity::High,
+            Severity::High | Severity::Critical => Severity::Critical,
+        }
+    }
+}
+
+/// The entities an alert is about (PRODUCT.md §6), where known.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Entities {
+    pub cloud: Option<String>,
+    pub account: Option<String>,
+    pub principal: Option<String>,
+    pub role: Option<String>,
+    pub access_key: Option<String>,
+    pub instance: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub rule: &'static str,
+    pub variant: Option<&'static str>,
+    pub severity: Severity,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    pub title: String,
+    pub entities: Entities,
+    /// Why it fired and why it was not dismissed, in words an analyst can check.
+    pub reasons: Vec<String>,
+    /// The records behind it, sorted, possibly capped (see `evidence_total`).
+    pub evidence: Vec<Origin>,
+    /// How many records support the alert; more than `evidence.len()` when the list was capped.
+    pub evidence_total: u64,
+}
+
+impl Alert {
+    /// Stable id: the same alert gets the same id in every run, whatever the thread count or the
+    /// order of input files. Built from what identifies the finding, not from its position.
+    pub fn id(&self) -> String {
+        let e = &self.entities;
+        let key = [
+            self.rule,
+            self.variant.unwrap_or(""),
+            e.account.as_deref().unwrap_or(""),
+            e.instance.as_deref().unwrap_or(""),
+            e.role.as_deref().unwrap_or(""),
+            e.access_key.as_deref().unwrap_or(""),
+            e.source_ip.as_deref().unwrap_or(""),
+            e.principal.as_deref().unwrap_or(""),
+            &self.first_seen.millis().to_string(),
+        ]
+        .join("\u{1f}");
+        format!("ct-{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()))
+    }
+
+    /// Output order: by time, then rule, then id.
+    pub fn sort_key(&self) -> (crate::Timestamp, &'static str, String) {
+        (self.first_seen, self.rule, self.id())
+    }
+}

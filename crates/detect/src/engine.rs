@@ -1,0 +1,130 @@
+//! The detector contract and the engine that runs every detector over a stream of events.
+
+use std::any::Any;
+
+use credtrail_event::{CloudRanges, Event, Inventory};
+
+use crate::alert::{Alert, Severity};
+use crate::policy::Policy;
+use crate::rules;
+
+/// States that combine: associative and commutative, so partial states built on different
+/// threads or shards merge to the same result in any order.
+pub trait Merge {
+    fn merge(&mut self, other: Self);
+}
+
+/// A rule's public description. `explain` is the detector's documentation (its `.md` file, also
+/// the detector's doc comment) with the fixed headings What it detects, Why it matters, Data
+/// required, Known false positives, Example.
+#[derive(Debug)]
+pub struct RuleMeta {
+    pub id: &'static str,
+    pub title: &'static str,
+    /// The severity the rule usually produces; each alert states its own.
+    pub default_severity: Severity,
+    pub attack: &'static [&'static str],
+    pub data: &'static str,
+    pub explain: &'static str,
+}
+
+/// What detectors know besides the events: published cloud ranges, inventory, and the user's
+/// policy. Read only in `finish`.
+#[derive(Debug, Default)]
+pub struct Knowledge {
+    pub ranges: CloudRanges,
+    pub inventory: Inventory,
+    pub policy: Policy,
+}
+
+/// A detector: observations in `observe`, decisions in `finish`.
+pub trait Detector: Sync {
+    type State: Default + Merge + Send + 'static;
+    fn meta(&self) -> &'static RuleMeta;
+    fn observe(&self, state: &mut Self::State, event: &Event);
+    fn finish(&self, state: Self::State, knowledge: &Knowledge, out: &mut Vec<Alert>);
+}
+
+/// Object-safe face of [`Detector`], so the registry can be a plain list.
+pub trait AnyDetector: Sync {
+    fn meta(&self) -> &'static RuleMeta;
+    fn new_state(&self) -> Box<dyn Any + Send>;
+    fn observe(&self, state: &mut (dyn Any + Send), event: &Event);
+    fn merge(&self, into: &mut (dyn Any + Send), other: Box<dyn Any + Send>);
+    fn finish(&self, state: Box<dyn Any + Send>, knowledge: &Knowledge, out: &mut Vec<Alert>);
+}
+
+impl<D: Detector> AnyDetector for D {
+    fn meta(&self) -> &'static RuleMeta {
+        Detector::meta(self)
+    }
+
+    fn new_state(&self) -> Box<dyn Any + Send> {
+        Box::new(D::State::default())
+    }
+
+    fn observe(&self, state: &mut (dyn Any + Send), event: &Event) {
+        // The engine pairs each state with the detector that made it; a mismatch cannot happen.
+        if let Some(state) = state.downcast_mut::<D::State>() {
+            Detector::observe(self, state, event);
+        }
+    }
+
+    fn merge(&self, into: &mut (dyn Any + Send), other: Box<dyn Any + Send>) {
+        if let (Some(into), Ok(other)) = (into.downcast_mut::<D::State>(), other.downcast::<D::State>()) {
+            into.merge(*other);
+        }
+    }
+
+    fn finish(&self, state: Box<dyn Any + Send>, knowledge: &Knowledge, out: &mut Vec<Alert>) {
+        if let Ok(state) = state.downcast::<D::State>() {
+            Detector::finish(self, *state, knowledge, out);
+        }
+    }
+}
+
+/// Every detector. One line per detector.
+pub static DETECTORS: &[&dyn AnyDetector] = &[
+    &rules::instance_credential_exfiltration::InstanceCredentialExfiltration,
+    &rules::imdsv1_credential_delivery::Imdsv1CredentialDelivery,
+    &rules::imds_hardening_downgrade::ImdsHardeningDowngrade,
+    &rules::instance_credential_recon::InstanceCredentialRecon,
+    &rules::instance_credential_access_denied_burst::InstanceCredentialAccessDeniedBurst,
+];
+
+/// All detectors' partial states for one shard of the input.
+pub struct Engine {
+    states: Vec<Box<dyn Any + Send>>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine {
+            states: DETECTORS.iter().map(|d| d.new_state()).collect(),
+        }
+    }
+}
+
+impl Engine {
+    pub fn observe(&mut self, event: &Event) {
+        for (detector, state) in DETECTORS.iter().zip(self.states.iter_mut()) {
+            detector.observe(state.as_mut(), event);
+        }
+    }
+
+    pub fn merge(&mut self, other: Engine) {
+        for ((detector, state), theirs) in DETECTORS.iter().zip(self.states.iter_mut()).zip(other.states) {
+            detector.merge(state.as_mut(), theirs);
+        }
+    }
+
+    /// Runs every detector's decision and returns the alerts in output order.
+    pub fn finish(self, knowledge: &Knowledge) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        for (detector, state) in DETECTORS.iter().zip(self.states) {
+            detector.finish(state, knowledge, &mut alerts);
+        }
+        alerts.sort_by_cached_key(|a| a.sort_key());
+        alerts
+    }
+}

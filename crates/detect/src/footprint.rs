@@ -1,0 +1,522 @@
+//! Where a workload's credentials are normally used from, and whether a given place is one of
+//! them. Shared by the detectors that must tell "the instance itself" from "somewhere else".
+//!
+//! A place is the workload's own when the evidence says so, never because an address looks
+//! public or private:
+//! - inventory (`describe-instances`, NAT gateways through the subnet's route table);
+//! - a VPC endpoint of the workload's own account (the call came from inside its VPC);
+//! - the addresses the instance identity role (`aws:ec2-instance/i-…`) uses: AWS agents on the
+//!   instance itself hold that credential;
+//! - egress ranges the user declared;
+//! - without inventory for the instance, an AWS address that several different credentials of the
+//!   workload used over time (an attacker holds one stolen credential; the workload rotates them).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::IpAddr;
+
+use credtrail_event::ip_ranges::is_non_routable;
+use credtrail_event::{Body, CloudApiCall, Event, SourceAddress, Timestamp, Workload, WorkloadKind};
+
+use crate::engine::{Knowledge, Merge};
+use crate::evidence::Evidence;
+
+const KEY_CAP: usize = 64;
+const LABEL_CAP: usize = 32;
+
+/// Where a call came from, as far as "own network" is concerned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Place {
+    pub address: IpAddr,
+    pub endpoint: Option<String>,
+    pub endpoint_account: Option<String>,
+}
+
+impl Place {
+    pub fn describe(&self) -> String {
+        match &self.endpoint {
+            Some(vpce) => format!("{} via {vpce}", self.address),
+            None => self.address.to_string(),
+        }
+    }
+}
+
+/// What one workload's credentials did from one place.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    pub keys: BTreeSet<String>,
+    pub evidence: Evidence,
+    pub user_agents: BTreeMap<String, u64>,
+    pub actions: BTreeMap<String, u64>,
+    pub denied: u64,
+    pub imdsv1: bool,
+    pub principal: Option<String>,
+    pub account: Option<String>,
+    pub workload: Option<Workload>,
+}
+
+fn insert_capped<T: Ord>(set: &mut BTreeSet<T>, v: T, cap: usize) {
+    if set.len() < cap || set.contains(&v) {
+        set.insert(v);
+    } else if let Some(last) = set.last() {
+        // Keep the smallest `cap` values: deterministic whatever the arrival order.
+        if &v < last {
+            set.pop_last();
+            set.insert(v);
+        }
+    }
+}
+
+fn count_capped(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+    if let Some(c) = map.get_mut(key) {
+        *c += n;
+    } else if map.len() < LABEL_CAP {
+        map.insert(key.to_string(), n);
+    }
+}
+
+fn min_opt(a: &mut Option<String>, b: Option<String>) {
+    if let Some(b) = b {
+        if a.as_ref().is_none_or(|a| &b < a) {
+            *a = Some(b);
+        }
+    }
+}
+
+impl Usage {
+    fn add(&mut self, event: &Event, call: &CloudApiCall, workload: &Workload) {
+        if let Some(key) = &call.identity.access_key {
+            insert_capped(&mut self.keys, key.clone(), KEY_CAP);
+        }
+        self.evidence.push(event.time, event.origin);
+        if let Some(ua) = &call.user_agent {
+            count_capped(&mut self.user_agents, ua, 1);
+        }
+        count_capped(&mut self.actions, &call.qualified_action(), 1);
+        if call.is_access_denied() {
+            self.denied += 1;
+        }
+        self.imdsv1 |= call.identity.role_delivery.as_deref() == Some("1.0");
+        min_opt(&mut self.principal, call.identity.arn.clone());
+        min_opt(
+            &mut self.account,
+            call.identity.account.clone().or_else(|| call.recipient_account.clone()),
+        );
+        if self.workload.as_ref().is_none_or(|w| workload < w) {
+            self.workload = Some(workload.clone());
+        }
+    }
+
+    fn merge(&mut self, other: Usage) {
+        for k in other.keys {
+            insert_capped(&mut self.keys, k, KEY_CAP);
+        }
+        self.evidence.merge(other.evidence);
+        for (k, n) in other.user_agents {
+            count_capped(&mut self.user_agents, &k, n);
+        }
+        for (k, n) in other.actions {
+            count_capped(&mut self.actions, &k, n);
+        }
+        self.denied += other.denied;
+        self.imdsv1 |= other.imdsv1;
+        min_opt(&mut self.principal, other.principal);
+        min_opt(&mut self.account, other.account);
+        if let Some(w) = other.workload {
+            if self.workload.as_ref().is_none_or(|mine| &w < mine) {
+                self.workload = Some(w);
+            }
+        }
+    }
+
+    /// The user agent seen most often (ties broken by text, for determinism).
+    pub fn main_user_agent(&self) -> Option<&str> {
+        self.user_agents
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(k, _)| k.as_str())
+    }
+}
+
+/// Calls that cannot show a stolen credential, whatever their source: AWS acting for the
+/// principal, and the SSM agent's own channels. Returns why, for documentation and tests.
+pub fn benign_channel(call: &CloudApiCall) -> Option<&'static str> {
+    if call.identity.invoked_by.is_some() {
+        return Some("made by an AWS service on the principal's behalf (invokedBy)");
+    }
+    match call.source {
+        Some(SourceAddress::AwsInternal) => return Some("source is AWS Internal"),
+        Some(SourceAddress::ServiceHost(_)) => return Some("source is an AWS service host name"),
+        _ => {}
+    }
+    let service = call.service.as_str();
+    if matches!(service, "ec2messages.amazonaws.com" | "ssmmessages.amazonaws.com") {
+        return Some("SSM agent message channel (ec2messages / ssmmessages)");
+    }
+    if service == "ssm.amazonaws.com"
+        && matches!(
+            call.action.as_str(),
+            "UpdateInstanceInformation"
+                | "ListInstanceAssociations"
+                | "UpdateInstanceAssociationStatus"
+                | "DescribeInstanceProperties"
+                | "PutInventory"
+                | "PutComplianceItems"
+                | "RequestManagedInstanceRoleToken"
+                | "GetManifest"
+                | "DescribeAssociation"
+                | "GetDeployablePatchSnapshotForInstance"
+        )
+    {
+        return Some("SSM agent heartbeat or inventory call");
+    }
+    if call.action == "RegisterManagedInstance" {
+        return Some("SSM managed-instance registration");
+    }
+    None
+}
+
+/// Observations about where workload credentials were used.
+#[derive(Debug, Default)]
+pub struct Footprint {
+    pub uses: HashMap<(String, Place), Usage>,
+    /// Instance → addresses its instance identity role (`aws:ec2-instance`) used.
+    pub identity_sources: HashMap<String, BTreeSet<IpAddr>>,
+    /// Address → human principals (IAM users, SSO sessions) that used it.
+    pub humans: HashMap<IpAddr, BTreeSet<String>>,
+}
+
+impl Merge for Footprint {
+    fn merge(&mut self, other: Footprint) {
+        for (k, u) in other.uses {
+            match self.uses.get_mut(&k) {
+                Some(mine) => mine.merge(u),
+                None => {
+                    self.uses.insert(k, u);
+                }
+            }
+        }
+        for (k, v) in other.identity_sources {
+            let set = self.identity_sources.entry(k).or_default();
+            for ip in v {
+                insert_capped(set, ip, KEY_CAP);
+            }
+        }
+        for (k, v) in other.humans {
+            let set = self.humans.entry(k).or_default();
+            for p in v {
+                insert_capped(set, p, 8);
+            }
+        }
+    }
+}
+
+/// The call's workload and place when it is a workload credential used from an address.
+pub fn workload_use(call: &CloudApiCall) -> Option<(&Workload, Place)> {
+    let workload = call.workload.as_ref()?;
+    let address = call.source.as_ref()?.ip()?;
+    Some((
+        workload,
+        Place {
+            address,
+            endpoint: call.vpc_endpoint.clone(),
+            endpoint_account: call.vpc_endpoint_account.clone(),
+        },
+    ))
+}
+
+impl Footprint {
+    pub fn observe(&mut self, event: &Event) {
+        let Body::CloudApiCall(call) = &event.body;
+        if call.identity.is_human() {
+            if let (Some(ip), Some(arn)) = (call.source.as_ref().and_then(SourceAddress::ip), &call.identity.arn) {
+                insert_capped(self.humans.entry(ip).or_default(), arn.clone(), 8);
+            }
+            return;
+        }
+        if benign_channel(call).is_some() {
+            return;
+        }
+        let Some((workload, place)) = workload_use(call) else {
+            return;
+        };
+        if workload.kind == WorkloadKind::Ec2InstanceIdentity {
+            insert_capped(
+                self.identity_sources.entry(workload.id.clone()).or_default(),
+                place.address,
+                KEY_CAP,
+            );
+            return;
+        }
+        self.uses
+            .entry((workload.network_scope(), place))
+            .or_default()
+            .add(event, call, workload);
+    }
+}
+
+/// How strongly a place's kind alone suggests theft.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Base {
+    Weak,
+    Moderate,
+    Strong,
+}
+
+/// The decision about one place for one workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Own(String),
+    /// Not the workload's own network: `variant` is `outside_cloud`, `other_account` or
+    /// `other_instance`.
+    Foreign {
+        variant: &'static str,
+        reason: String,
+        base: Base,
+    },
+    /// A private address with nothing to attribute it to: not evidence either way.
+    Unattributable(String),
+}
+
+/// Resolves places against inventory, policy and what the logs taught.
+pub struct Resolver<'a> {
+    knowledge: &'a Knowledge,
+    footprint: &'a Footprint,
+    /// Scope → AWS addresses used by several credentials of the scope.
+    learned: HashMap<&'a str, BTreeSet<IpAddr>>,
+    /// (account, address) → scopes that learned it.
+    learned_owners: HashMap<(Option<&'a str>, IpAddr), BTreeSet<&'a str>>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(footprint: &'a Footprint, knowledge: &'a Knowledge) -> Self {
+        let mut learned: HashMap<&str, BTreeSet<IpAddr>> = HashMap::new();
+        let mut learned_owners: HashMap<(Option<&str>, IpAddr), BTreeSet<&str>> = HashMap::new();
+        for ((scope, place), usage) in &footprint.uses {
+            let routable_aws = knowledge.ranges.aws(place.address).is_some();
+            if place.endpoint.is_none() && routable_aws && usage.keys.len() >= 2 {
+                learned.entry(scope.as_str()).or_default().insert(place.address);
+                learned_owners
+                    .entry((usage.account.as_deref(), place.address))
+                    .or_default()
+                    .insert(scope.as_str());
+            }
+        }
+        Resolver {
+            knowledge,
+            footprint,
+            learned,
+            learned_owners,
+        }
+    }
+
+    pub fn verdict(&self, scope: &str, place: &Place, usage: &Usage) -> Verdict {
+        let k = self.knowledge;
+        let account = usage.account.as_deref();
+        let workload = usage.workload.as_ref();
+        let instance = workload.and_then(Workload::instance_id);
+        let inventory_knows = instance.is_some_and(|i| k.inventory.knows_instance(i));
+        let ip = place.address;
+
+        if let Some(vpce) = &place.endpoint {
+            let owner = place
+                .endpoint_account
+                .clone()
+                .or_else(|| k.inventory.endpoint(vpce).and_then(|e| e.owner_account.clone()));
+            if let (Some(owner), Some(account)) = (owner.as_deref(), account) {
+                if owner != account {
+                    return Verdict::Foreign {
+                        variant: "other_account",
+                        reason: format!("reached AWS through VPC endpoint {vpce}, which belongs to account {owner}, not to the credential's account {account}"),
+                        base: Base::Strong,
+                    };
+                }
+            }
+            if let Some(other) = self.other_inventory_owner(instance, ip) {
+                return Verdict::Foreign {
+                    variant: "other_instance",
+                    reason: format!(
+                        "private address {ip} belongs to {other} (inventory), not to the credential's instance"
+                    ),
+                    base: Base::Moderate,
+                };
+            }
+            return Verdict::Own(format!("called through the account's own VPC endpoint {vpce}"));
+        }
+        if k.policy.is_declared_egress(ip) {
+            return Verdict::Own(format!(
+                "{ip} is a declared egress address (config network.egress_cidrs)"
+            ));
+        }
+        match workload.map(|w| w.kind) {
+            Some(WorkloadKind::Ec2Instance) | Some(WorkloadKind::Ec2InstanceIdentity) => {
+                if let Some(inst) = instance {
+                    if k.inventory.instance_addresses(inst).is_some_and(|a| a.contains(&ip)) {
+                        return Verdict::Own(format!("{ip} is {inst}'s own address or NAT gateway (inventory)"));
+                    }
+                    if self
+                        .footprint
+                        .identity_sources
+                        .get(inst)
+                        .is_some_and(|s| s.contains(&ip))
+                    {
+                        return Verdict::Own(format!(
+                            "{ip} is used by {inst}'s instance identity role (AWS agents on the instance)"
+                        ));
+                    }
+                }
+                if !inventory_knows && self.learned.get(scope).is_some_and(|s| s.contains(&ip)) {
+                    return Verdict::Own(format!(
+                        "{ip} is used by several credentials of this instance over time"
+                    ));
+                }
+            }
+            _ => {
+                // Tasks and pods run on the account's instances and leave through its NATs.
+                if k.inventory.owners_of(&ip).is_some_and(|owners| {
+                    owners.iter().any(|o| {
+                        account.is_none() || k.inventory.instance_account(o).is_none_or(|a| Some(a) == account)
+                    })
+                }) {
+                    return Verdict::Own(format!(
+                        "{ip} is an address of the account's instances or NAT gateways (inventory)"
+                    ));
+                }
+                if self.learned.get(scope).is_some_and(|s| s.contains(&ip)) {
+                    return Verdict::Own(format!("{ip} is used by many sessions of this role over time"));
+                }
+            }
+        }
+        if let Some(other) = self.other_inventory_owner(instance, ip) {
+            return Verdict::Foreign {
+                variant: "other_instance",
+                reason: format!(
+                    "{ip} belongs to {other} of the same estate (inventory), not to the credential's instance"
+                ),
+                base: Base::Moderate,
+            };
+        }
+        if let Some(others) = self.learned_owners.get(&(account, ip)) {
+            let others: Vec<&str> = others.iter().copied().filter(|s| *s != scope).take(3).collect();
+            if !others.is_empty() {
+                return Verdict::Foreign {
+                    variant: "other_instance",
+                    reason: format!(
+                        "{ip} is the usual address of {} in the same account, not of this workload",
+                        others.join(", ")
+                    ),
+                    base: Base::Moderate,
+                };
+            }
+        }
+        if is_non_routable(ip) {
+            return Verdict::Unattributable(format!("{ip} is a private address with no VPC endpoint recorded"));
+        }
+        if let Some(m) = k.ranges.aws(ip) {
+            return Verdict::Foreign {
+                variant: "other_account",
+                reason: format!(
+                    "{ip} is an AWS address ({} {}, {}) not known to belong to account {}",
+                    m.service,
+                    m.region,
+                    m.prefix,
+                    account.unwrap_or("?")
+                ),
+                base: Base::Weak,
+            };
+        }
+        let stamp = k
+            .ranges
+            .snapshots
+            .get(&credtrail_event::Provider::Aws)
+            .map(String::as_str)
+            .unwrap_or("none loaded");
+        let elsewhere: Vec<String> = k
+            .ranges
+            .lookup(ip)
+            .into_iter()
+            .map(|m| format!("{} ({})", m.provider.name(), m.prefix))
+            .collect();
+        let reason = if elsewhere.is_empty() {
+            format!("{ip} is outside AWS's published ranges (snapshot {stamp}) and every other cloud's")
+        } else {
+            format!(
+                "{ip} is outside AWS (snapshot {stamp}); it is published by {}",
+                elsewhere.join(", ")
+            )
+        };
+        Verdict::Foreign {
+            variant: "outside_cloud",
+            reason,
+            base: Base::Strong,
+        }
+    }
+
+    fn other_inventory_owner(&self, instance: Option<&str>, ip: IpAddr) -> Option<String> {
+        let owners = self.knowledge.inventory.owners_of(&ip)?;
+        let others: Vec<&str> = owners
+            .iter()
+            .map(String::as_str)
+            .filter(|o| Some(*o) != instance)
+            .collect();
+        if others.is_empty() || instance.is_some_and(|i| owners.contains(i)) {
+            return None;
+        }
+        let mut text = others.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+        if others.len() > 3 {
+            text.push_str(&format!(" and {} more", others.len() - 3));
+        }
+        Some(text)
+    }
+
+    /// Places of `scope` the verdict calls own, with the keys used there.
+    pub fn own_keys(&self, scope: &str) -> BTreeSet<&'a str> {
+        let mut keys = BTreeSet::new();
+        for ((s, place), usage) in &self.footprint.uses {
+            if s == scope && matches!(self.verdict(s, place, usage), Verdict::Own(_)) {
+                keys.extend(usage.keys.iter().map(String::as_str));
+            }
+        }
+        keys
+    }
+}
+
+/// A user agent that does not belong on a server: attack and audit tools, desktop systems.
+pub fn user_agent_concern(ua: &str) -> Option<(&'static str, bool)> {
+    let lower = ua.to_ascii_lowercase();
+    const TOOLS: &[&str] = &[
+        "stratus-red-team",
+        "pacu",
+        "scoutsuite",
+        "prowler",
+        "cloudsploit",
+        "weirdaal",
+        "cloudfox",
+        "trufflehog",
+        "cloudmapper",
+        "kali",
+        "parrot",
+        "nmap",
+        "sqlmap",
+        "curl/",
+        "python-requests",
+    ];
+    if let Some(t) = TOOLS.iter().find(|t| lower.contains(*t)) {
+        return Some((t, true));
+    }
+    const DESKTOP: &[&str] = &[
+        "darwin",
+        "macintosh",
+        "mac os",
+        "windows nt",
+        "windows/",
+        "win64",
+        "iphone",
+        "android",
+    ];
+    DESKTOP.iter().find(|t| lower.contains(*t)).map(|t| (*t, false))
+}
+
+/// The earliest time in a usage, for deterministic ordering.
+pub fn first_time(usage: &Usage) -> Timestamp {
+    usage.evidence.time_span().map(|(a, _)| a).unwrap_or_default()
+}

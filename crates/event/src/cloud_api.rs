@@ -1,0 +1,232 @@
+//! A call to a cloud provider's control or data plane, as an audit log records it.
+
+use std::net::IpAddr;
+
+use crate::time::Timestamp;
+use crate::workload::Workload;
+
+/// The caller's network location as the provider logged it. CloudTrail's `sourceIPAddress` holds an
+/// address, a service host name (`ec2.amazonaws.com`) when a service acted for the principal, or
+/// `AWS Internal`; these are different facts and must not be compared as strings.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SourceAddress {
+    Ip(IpAddr),
+    AwsInternal,
+    ServiceHost(String),
+    Other(String),
+    Missing,
+}
+
+impl SourceAddress {
+    pub fn classify(text: &str) -> SourceAddress {
+        let text = text.trim();
+        if text.is_empty() {
+            return SourceAddress::Missing;
+        }
+        if let Ok(ip) = text.parse::<IpAddr>() {
+            return SourceAddress::Ip(ip);
+        }
+        if text.eq_ignore_ascii_case("AWS Internal") {
+            return SourceAddress::AwsInternal;
+        }
+        if text.ends_with(".amazonaws.com") || text.ends_with(".amazonaws.com.cn") {
+            return SourceAddress::ServiceHost(text.to_ascii_lowercase());
+        }
+        SourceAddress::Other(text.to_string())
+    }
+
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            SourceAddress::Ip(ip) => Some(*ip),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SourceAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceAddress::Ip(ip) => write!(f, "{ip}"),
+            SourceAddress::AwsInternal => f.write_str("AWS Internal"),
+            SourceAddress::ServiceHost(h) | SourceAddress::Other(h) => f.write_str(h),
+            SourceAddress::Missing => f.write_str("-"),
+        }
+    }
+}
+
+/// CloudTrail `userIdentity.type`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IdentityKind {
+    IamUser,
+    AssumedRole,
+    Root,
+    FederatedUser,
+    AwsService,
+    AwsAccount,
+    IdentityCenterUser,
+    SamlUser,
+    WebIdentityUser,
+    Unknown(String),
+}
+
+impl IdentityKind {
+    pub fn parse(text: &str) -> IdentityKind {
+        match text {
+            "IAMUser" => IdentityKind::IamUser,
+            "AssumedRole" => IdentityKind::AssumedRole,
+            "Root" => IdentityKind::Root,
+            "FederatedUser" => IdentityKind::FederatedUser,
+            "AWSService" => IdentityKind::AwsService,
+            "AWSAccount" => IdentityKind::AwsAccount,
+            "IdentityCenterUser" => IdentityKind::IdentityCenterUser,
+            "SAMLUser" => IdentityKind::SamlUser,
+            "WebIdentityUser" => IdentityKind::WebIdentityUser,
+            other => IdentityKind::Unknown(other.to_string()),
+        }
+    }
+}
+
+/// Who made the call.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Identity {
+    pub kind: Option<IdentityKind>,
+    pub arn: Option<String>,
+    /// The account the principal belongs to (`userIdentity.accountId`).
+    pub account: Option<String>,
+    pub access_key: Option<String>,
+    pub principal_id: Option<String>,
+    pub user_name: Option<String>,
+    /// `sessionContext.sessionIssuer.arn`: the role behind an assumed-role session.
+    pub session_issuer_arn: Option<String>,
+    /// `userIdentity.invokedBy`: an AWS service that made the call for the principal.
+    pub invoked_by: Option<String>,
+    /// `sessionContext.ec2RoleDelivery`: "1.0" when the credential came from IMDSv1, "2.0" from
+    /// IMDSv2 (AWS documents this only for instance-profile sessions).
+    pub role_delivery: Option<String>,
+    /// `sessionContext.ec2IssuedInVPC`: the VPC of the instance the credential was issued to.
+    pub issued_in_vpc: Option<String>,
+    /// `sessionContext.attributes.creationDate`: when the session credential was issued.
+    pub session_created: Option<Timestamp>,
+}
+
+impl Identity {
+    /// A person rather than a workload: IAM users, root, federated and Identity Center sessions,
+    /// and assumed-role sessions of SSO permission sets (`AWSReservedSSO_*`).
+    pub fn is_human(&self) -> bool {
+        match &self.kind {
+            Some(IdentityKind::IamUser)
+            | Some(IdentityKind::Root)
+            | Some(IdentityKind::FederatedUser)
+            | Some(IdentityKind::IdentityCenterUser)
+            | Some(IdentityKind::SamlUser) => true,
+            Some(IdentityKind::AssumedRole) => self
+                .arn
+                .as_deref()
+                .is_some_and(|arn| arn.contains(":assumed-role/AWSReservedSSO_")),
+            _ => false,
+        }
+    }
+}
+
+/// Credentials that an AWS service issued to a workload (`sts:AssumeRole` with
+/// `userIdentity.invokedBy` `ec2.amazonaws.com` or `ecs-tasks.amazonaws.com`): where a credential
+/// begins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCredential {
+    pub access_key: String,
+    pub role_arn: Option<String>,
+    pub session_name: String,
+    pub issuer: String,
+}
+
+/// The instance metadata options a call sets on an instance, launch or launch template.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MetadataOptionsChange {
+    /// Instance id, launch template id/name, or `account default`.
+    pub target: Option<String>,
+    pub http_tokens: Option<String>,
+    pub hop_limit: Option<i64>,
+    pub http_endpoint: Option<String>,
+}
+
+/// One cloud API call.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CloudApiCall {
+    /// `eventSource` (`sts.amazonaws.com`).
+    pub service: String,
+    /// `eventName` (`GetCallerIdentity`).
+    pub action: String,
+    pub region: Option<String>,
+    pub recipient_account: Option<String>,
+    pub identity: Identity,
+    /// The workload behind an instance-like session, when the identity is one.
+    pub workload: Option<Workload>,
+    pub source: Option<SourceAddress>,
+    pub user_agent: Option<String>,
+    pub error_code: Option<String>,
+    pub vpc_endpoint: Option<String>,
+    /// `vpcEndpointAccountId`: the owner of the VPC endpoint the request crossed.
+    pub vpc_endpoint_account: Option<String>,
+    pub read_only: Option<bool>,
+    pub event_type: Option<String>,
+    pub issued_credential: Option<IssuedCredential>,
+    pub metadata_options: Option<MetadataOptionsChange>,
+}
+
+impl CloudApiCall {
+    /// The call was refused for lack of permission (as opposed to throttling or a bad request).
+    pub fn is_access_denied(&self) -> bool {
+        self.error_code.as_deref().is_some_and(is_access_denied_code)
+    }
+
+    /// `iam.amazonaws.com` + `ListRoles` → `iam:ListRoles`.
+    pub fn qualified_action(&self) -> String {
+        let prefix = self.service.split('.').next().unwrap_or(&self.service);
+        format!("{prefix}:{}", self.action)
+    }
+}
+
+/// Error codes AWS services use for an authorisation failure.
+pub fn is_access_denied_code(code: &str) -> bool {
+    matches!(
+        code,
+        "AccessDenied"
+            | "AccessDeniedException"
+            | "UnauthorizedOperation"
+            | "Client.UnauthorizedOperation"
+            | "UnauthorizedAccess"
+            | "Unauthorized"
+            | "AuthorizationError"
+            | "AuthorizationErrorException"
+            | "Forbidden"
+    ) || code.ends_with("AccessDenied")
+        || code.ends_with("AccessDeniedException")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_address_tells_addresses_from_service_names() {
+        assert_eq!(
+            SourceAddress::classify("18.236.253.47"),
+            SourceAddress::Ip("18.236.253.47".parse().unwrap())
+        );
+        assert_eq!(SourceAddress::classify("AWS Internal"), SourceAddress::AwsInternal);
+        assert_eq!(
+            SourceAddress::classify("cloudformation.amazonaws.com"),
+            SourceAddress::ServiceHost("cloudformation.amazonaws.com".into())
+        );
+        assert_eq!(SourceAddress::classify(""), SourceAddress::Missing);
+    }
+
+    #[test]
+    fn access_denied_codes_are_recognised_across_services() {
+        for code in ["AccessDenied", "Client.UnauthorizedOperation", "AccessDeniedException"] {
+            assert!(is_access_denied_code(code), "{code}");
+        }
+        assert!(!is_access_denied_code("ThrottlingException"));
+        assert!(!is_access_denied_code("NoSuchKey"));
+    }
+}

@@ -1,0 +1,223 @@
+//! Published cloud provider address ranges, for telling "inside AWS" from "outside any cloud".
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+/// A cloud provider whose published ranges credtrail knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Provider {
+    Aws,
+    Gcp,
+    Azure,
+    Oracle,
+    DigitalOcean,
+}
+
+impl Provider {
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Aws => "AWS",
+            Provider::Gcp => "Google Cloud",
+            Provider::Azure => "Azure",
+            Provider::Oracle => "Oracle Cloud",
+            Provider::DigitalOcean => "DigitalOcean",
+        }
+    }
+}
+
+/// The most specific published prefix that holds an address, per provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeMatch {
+    pub provider: Provider,
+    pub prefix: IpNet,
+    /// AWS `service` (`EC2`, `AMAZON`, …) or the provider's service tag.
+    pub service: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    provider: Provider,
+    service: String,
+    region: String,
+}
+
+/// Prefix tables keyed by prefix length: a lookup probes each length that occurs, so overlapping
+/// prefixes (AWS publishes `AMAZON` supersets of `EC2` ranges) all resolve.
+#[derive(Debug, Clone, Default)]
+pub struct CloudRanges {
+    v4: BTreeMap<u8, HashMap<u32, Vec<Entry>>>,
+    v6: BTreeMap<u8, HashMap<u128, Vec<Entry>>>,
+    /// Provider → snapshot date as the publisher wrote it.
+    pub snapshots: BTreeMap<Provider, String>,
+    prefixes: usize,
+}
+
+impl CloudRanges {
+    pub fn add(&mut self, provider: Provider, net: IpNet, service: &str, region: &str) {
+        let entry = Entry {
+            provider,
+            service: service.to_string(),
+            region: region.to_string(),
+        };
+        match net.trunc() {
+            IpNet::V4(n) => {
+                let key = u32::from(n.network());
+                let bucket = self.v4.entry(n.prefix_len()).or_default().entry(key).or_default();
+                if !bucket
+                    .iter()
+                    .any(|e| e.provider == provider && e.service == entry.service)
+                {
+                    bucket.push(entry);
+                }
+            }
+            IpNet::V6(n) => {
+                let key = u128::from(n.network());
+                let bucket = self.v6.entry(n.prefix_len()).or_default().entry(key).or_default();
+                if !bucket
+                    .iter()
+                    .any(|e| e.provider == provider && e.service == entry.service)
+                {
+                    bucket.push(entry);
+                }
+            }
+        }
+        self.prefixes += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.prefixes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.prefixes == 0
+    }
+
+    /// Every provider holding `ip`, each with its most specific prefix; AWS entries prefer a
+    /// specific service (`EC2`) over the `AMAZON` umbrella at the same length.
+    pub fn lookup(&self, ip: IpAddr) -> Vec<RangeMatch> {
+        let mut best: BTreeMap<Provider, RangeMatch> = BTreeMap::new();
+        let mut consider = |net: IpNet, entries: &Vec<Entry>| {
+            for e in entries {
+                let better = match best.get(&e.provider) {
+                    None => true,
+                    Some(cur) => {
+                        net.prefix_len() > cur.prefix.prefix_len()
+                            || (net.prefix_len() == cur.prefix.prefix_len() && cur.service == "AMAZON")
+                    }
+                };
+                if better {
+                    best.insert(
+                        e.provider,
+                        RangeMatch {
+                            provider: e.provider,
+                            prefix: net,
+                            service: e.service.clone(),
+                            region: e.region.clone(),
+                        },
+                    );
+                }
+            }
+        };
+        match ip {
+            IpAddr::V4(v4) => {
+                let bits = u32::from(v4);
+                for (&len, table) in &self.v4 {
+                    let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
+                    if let Some(entries) = table.get(&(bits & mask)) {
+                        if let Ok(net) = IpNet::new(IpAddr::V4((bits & mask).into()), len) {
+                            consider(net, entries);
+                        }
+                    }
+                }
+            }
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6);
+                for (&len, table) in &self.v6 {
+                    let mask = if len == 0 {
+                        0
+                    } else {
+                        u128::MAX << (128 - u32::from(len))
+                    };
+                    if let Some(entries) = table.get(&(bits & mask)) {
+                        if let Ok(net) = IpNet::new(IpAddr::V6((bits & mask).into()), len) {
+                            consider(net, entries);
+                        }
+                    }
+                }
+            }
+        }
+        best.into_values().collect()
+    }
+
+    /// The AWS match for `ip`, if AWS publishes a range holding it.
+    pub fn aws(&self, ip: IpAddr) -> Option<RangeMatch> {
+        self.lookup(ip).into_iter().find(|m| m.provider == Provider::Aws)
+    }
+}
+
+/// Private, loopback, link-local, shared and other non-routable addresses: an address like this in
+/// an AWS log means the call crossed a VPC endpoint.
+pub fn is_non_routable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            v6.is_loopback() || v6.is_unspecified() || (seg[0] & 0xfe00) == 0xfc00 || (seg[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn most_specific_prefix_and_specific_service_win() {
+        let mut r = CloudRanges::default();
+        r.add(Provider::Aws, "18.236.0.0/15".parse().unwrap(), "AMAZON", "us-west-2");
+        r.add(Provider::Aws, "18.236.0.0/15".parse().unwrap(), "EC2", "us-west-2");
+        r.add(Provider::Aws, "18.0.0.0/8".parse().unwrap(), "AMAZON", "GLOBAL");
+        r.add(Provider::DigitalOcean, "159.65.0.0/16".parse().unwrap(), "", "");
+        let m = r.aws("18.236.253.47".parse().unwrap()).unwrap();
+        assert_eq!(m.service, "EC2");
+        assert_eq!(m.prefix.to_string(), "18.236.0.0/15");
+        assert!(r.aws("159.65.3.29".parse().unwrap()).is_none());
+        assert_eq!(
+            r.lookup("159.65.3.29".parse().unwrap())[0].provider,
+            Provider::DigitalOcean
+        );
+        assert!(r.lookup("91.92.248.57".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn ipv6_prefixes_resolve() {
+        let mut r = CloudRanges::default();
+        r.add(Provider::Aws, "2600:1f00::/24".parse().unwrap(), "EC2", "us-east-1");
+        assert!(r.aws("2600:1f18::1".parse().unwrap()).is_some());
+        assert!(r.aws("2a01::1".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn private_addresses_are_non_routable() {
+        for ip in [
+            "10.1.2.3",
+            "172.31.154.217",
+            "192.168.0.1",
+            "100.64.0.1",
+            "fd00:ec2::254",
+        ] {
+            assert!(is_non_routable(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(!is_non_routable("18.236.253.47".parse().unwrap()));
+    }
+}

@@ -1,0 +1,560 @@
+//! AWS CloudTrail, in every shape teams store it:
+//!
+//! - `{"Records":[…]}` documents as CloudTrail delivers them to S3 (one per file, usually on one
+//!   line), and one such batch per line;
+//! - JSON arrays of records (pretty-printed exports, Stratus Red Team detonation logs);
+//! - JSON lines of single records (CloudTrail Lake and SIEM exports);
+//! - EventBridge envelopes, the record under `detail`;
+//! - records flattened by Logstash (CloudTrail names, `@timestamp`, often no `eventTime`) or by
+//!   Filebeat's AWS module (ECS names: `event.action`, `source.address`,
+//!   `aws.cloudtrail.user_identity.*`, nested or as dotted keys).
+//!
+//! Field meanings follow the CloudTrail record contents reference
+//! (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html>).
+
+use std::borrow::Cow;
+
+use credtrail_event::{
+    workload::classify_assumed_role_arn, Body, CloudApiCall, Event, FileId, Identity, IdentityKind, IssuedCredential,
+    MetadataOptionsChange, Origin, SourceAddress, Timestamp,
+};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{Format, ParsedFile};
+use crate::diagnostic::{excerpt, Reason};
+use crate::json_stream::{
+    array_elements, find_top_level_array, find_top_level_value, top_level_values, LineCounter, Span,
+};
+
+pub struct CloudTrail;
+
+const NAME: &str = "cloudtrail";
+
+impl Format for CloudTrail {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn description(&self) -> &'static str {
+        "AWS CloudTrail: {\"Records\":[…]} files (S3 layout), JSON arrays, JSON lines, EventBridge envelopes, Logstash/Filebeat-flattened records; plain, .gz, .zst"
+    }
+
+    fn sniff(&self, head: &[u8]) -> bool {
+        const MARKERS: &[&[u8]] = &[
+            b"\"eventSource\"",
+            b"\"eventName\"",
+            b"\"eventVersion\"",
+            b"\"Records\"",
+            b"AWS API Call via CloudTrail",
+            b"\"aws.cloudtrail.",
+            b"\"cloudtrail\"",
+        ];
+        let trimmed = crate::json_stream::skip_ws(head, 0);
+        matches!(head.get(trimmed), Some(b'{') | Some(b'['))
+            && MARKERS.iter().any(|m| memchr::memmem::find(head, m).is_some())
+    }
+
+    fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
+        let mut index = 0u64;
+        let mut lines = LineCounter::new(buf);
+        for top in top_level_values(buf) {
+            let (span, truncated) = match top {
+                Ok(span) => (span, false),
+                Err(cut) => (
+                    Span {
+                        start: cut.start,
+                        end: buf.len(),
+                        line: cut.line,
+                    },
+                    true,
+                ),
+            };
+            let records = match buf[span.start] {
+                b'[' => Some(span.start),
+                b'{' => find_top_level_array(buf, span, b"Records"),
+                _ => None,
+            };
+            match records {
+                Some(open) => {
+                    for element in array_elements(buf, open, &mut lines) {
+                        index += 1;
+                        match element {
+                            Ok(el) => record(buf, el, index, file, out),
+                            Err(cut) => {
+                                out.records += 1;
+                                out.diagnose((file, cut.line, Some(index)),
+                                    NAME,
+                                    Reason::InvalidJson,
+                                    "record is cut off (truncated file or unbalanced brackets); the records before it were read",
+                                    Some(excerpt(&buf[cut.start..])),
+                                );
+                            }
+                        }
+                    }
+                }
+                None if truncated => {
+                    index += 1;
+                    out.records += 1;
+                    out.diagnose(
+                        (file, span.line, Some(index)),
+                        NAME,
+                        Reason::InvalidJson,
+                        "JSON value does not end (truncated file or unbalanced brackets)",
+                        Some(excerpt(&buf[span.start..])),
+                    );
+                }
+                None => {
+                    index += 1;
+                    record(buf, span, index, file, out);
+                }
+            }
+        }
+    }
+}
+
+/// A `true`/`false` that some pipelines write as a string.
+#[derive(Debug, Clone, Copy)]
+struct Flag(bool);
+
+impl<'de> Deserialize<'de> for Flag {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Flag;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a boolean")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Flag, E> {
+                Ok(Flag(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Flag, E> {
+                Ok(Flag(v.eq_ignore_ascii_case("true")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawRecord<'a> {
+    #[serde(borrow)]
+    event_time: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "@timestamp")]
+    at_timestamp: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_source: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    aws_region: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "sourceIPAddress")]
+    source_ip_address: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_agent: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    recipient_account_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    vpc_endpoint_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    vpc_endpoint_account_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event_type: Option<Cow<'a, str>>,
+    read_only: Option<Flag>,
+    #[serde(borrow)]
+    user_identity: Option<RawIdentity<'a>>,
+    /// EventBridge envelope: the CloudTrail record is under `detail`.
+    detail: Option<IgnoredAny>,
+    /// Filebeat's AWS module nests CloudTrail fields under `aws.cloudtrail` and ECS fields.
+    aws: Option<IgnoredAny>,
+    #[serde(rename = "aws.cloudtrail.event_version")]
+    dotted_marker: Option<IgnoredAny>,
+    #[serde(rename = "event.action")]
+    dotted_action: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawIdentity<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    arn: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    account_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    access_key_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    principal_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    user_name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    invoked_by: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    session_context: Option<RawSessionContext<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawSessionContext<'a> {
+    #[serde(borrow)]
+    session_issuer: Option<RawIssuer<'a>>,
+    #[serde(borrow, rename = "ec2RoleDelivery")]
+    ec2_role_delivery: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "ec2IssuedInVPC")]
+    ec2_issued_in_vpc: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    attributes: Option<RawAttributes<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawIssuer<'a> {
+    #[serde(borrow)]
+    arn: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawAttributes<'a> {
+    #[serde(borrow)]
+    creation_date: Option<Cow<'a, str>>,
+}
+
+/// Parses one record span; the event or a diagnostic goes to `out`.
+fn record(buf: &[u8], span: Span, index: u64, file: FileId, out: &mut ParsedFile) {
+    out.records += 1;
+    let origin = Origin {
+        file,
+        line: span.line,
+        index,
+    };
+    let bytes = &buf[span.start..span.end];
+    match parse_record(buf, span, origin) {
+        Ok(event) => out.events.push(event),
+        Err((reason, detail)) => out.diagnose(
+            (file, span.line, Some(index)),
+            NAME,
+            reason,
+            detail,
+            Some(excerpt(bytes)),
+        ),
+    }
+}
+
+type Failure = (Reason, String);
+
+fn parse_record(buf: &[u8], span: Span, origin: Origin) -> Result<Event, Failure> {
+    let bytes = &buf[span.start..span.end];
+    let raw: RawRecord<'_> = sonic_rs::from_slice(bytes).map_err(|e| json_failure(bytes, &e))?;
+    if raw.detail.is_some() && raw.event_name.is_none() {
+        let detail = find_top_level_value(buf, span, b"detail").ok_or((
+            Reason::MissingField,
+            "EventBridge envelope whose `detail` is not an object".to_string(),
+        ))?;
+        return parse_record(buf, detail, origin);
+    }
+    if raw.event_name.is_none() && (raw.aws.is_some() || raw.dotted_marker.is_some() || raw.dotted_action.is_some()) {
+        return parse_filebeat(bytes, origin);
+    }
+    build(&raw, buf, span, origin)
+}
+
+fn json_failure(bytes: &[u8], err: &sonic_rs::Error) -> Failure {
+    let first_line = err.to_string().lines().next().unwrap_or_default().to_string();
+    if std::str::from_utf8(bytes).is_err() {
+        (
+            Reason::InvalidUtf8,
+            format!("record holds bytes that are not UTF-8: {first_line}"),
+        )
+    } else if err.is_syntax() || err.is_eof() {
+        (Reason::InvalidJson, format!("invalid JSON: {first_line}"))
+    } else {
+        (Reason::MissingField, format!("not a CloudTrail record: {first_line}"))
+    }
+}
+
+fn opt(s: &Option<Cow<'_, str>>) -> Option<String> {
+    s.as_deref().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+fn build(raw: &RawRecord<'_>, buf: &[u8], span: Span, origin: Origin) -> Result<Event, Failure> {
+    let (Some(service), Some(action)) = (raw.event_source.as_deref(), raw.event_name.as_deref()) else {
+        return Err((Reason::MissingField, "record has no eventSource or eventName".into()));
+    };
+    let time_text = raw.event_time.as_deref().or(raw.at_timestamp.as_deref()).ok_or((
+        Reason::MissingField,
+        "record has neither eventTime nor @timestamp".to_string(),
+    ))?;
+    let time = Timestamp::parse_rfc3339(time_text)
+        .ok_or_else(|| (Reason::BadTimestamp, format!("cannot read time {time_text:?}")))?;
+
+    let mut identity = Identity::default();
+    if let Some(ui) = &raw.user_identity {
+        identity.kind = ui.kind.as_deref().map(IdentityKind::parse);
+        identity.arn = opt(&ui.arn);
+        identity.account = opt(&ui.account_id);
+        identity.access_key = opt(&ui.access_key_id);
+        identity.principal_id = opt(&ui.principal_id);
+        identity.user_name = opt(&ui.user_name);
+        identity.invoked_by = opt(&ui.invoked_by);
+        if let Some(sc) = &ui.session_context {
+            identity.session_issuer_arn = sc.session_issuer.as_ref().and_then(|i| opt(&i.arn));
+            identity.role_delivery = opt(&sc.ec2_role_delivery);
+            identity.issued_in_vpc = opt(&sc.ec2_issued_in_vpc);
+            identity.session_created = sc
+                .attributes
+                .as_ref()
+                .and_then(|a| a.creation_date.as_deref())
+                .and_then(Timestamp::parse_rfc3339);
+        }
+    }
+    let workload = identity.arn.as_deref().and_then(classify_assumed_role_arn);
+
+    let mut call = CloudApiCall {
+        service: service.to_string(),
+        action: action.to_string(),
+        region: opt(&raw.aws_region),
+        recipient_account: opt(&raw.recipient_account_id),
+        workload,
+        source: raw.source_ip_address.as_deref().map(SourceAddress::classify),
+        user_agent: opt(&raw.user_agent),
+        error_code: opt(&raw.error_code),
+        vpc_endpoint: opt(&raw.vpc_endpoint_id),
+        vpc_endpoint_account: opt(&raw.vpc_endpoint_account_id),
+        read_only: raw.read_only.map(|f| f.0),
+        event_type: opt(&raw.event_type),
+        identity,
+        issued_credential: None,
+        metadata_options: None,
+    };
+    if action == "AssumeRole" && call.identity.kind == Some(IdentityKind::AwsService) {
+        call.issued_credential = issued_credential(buf, span, call.identity.invoked_by.as_deref());
+    }
+    if is_metadata_options_action(action) {
+        call.metadata_options = metadata_options(buf, span);
+    }
+    Ok(Event {
+        time,
+        origin,
+        body: Body::CloudApiCall(Box::new(call)),
+    })
+}
+
+/// Sub-object of a record, parsed on demand: only the few events that need request or response
+/// details pay for a full parse.
+fn sub_value(buf: &[u8], span: Span, key: &[u8]) -> Option<Value> {
+    let v = find_top_level_value(buf, span, key)?;
+    serde_json::from_slice(&buf[v.start..v.end]).ok()
+}
+
+/// `sts:AssumeRole` made by EC2 or ECS for a workload: the credential's birth.
+fn issued_credential(buf: &[u8], span: Span, invoked_by: Option<&str>) -> Option<IssuedCredential> {
+    let issuer = invoked_by?;
+    if !matches!(issuer, "ec2.amazonaws.com" | "ecs-tasks.amazonaws.com") {
+        return None;
+    }
+    let response = sub_value(buf, span, b"responseElements")?;
+    let request = sub_value(buf, span, b"requestParameters");
+    let access_key = response.pointer("/credentials/accessKeyId")?.as_str()?.to_string();
+    let request = request.as_ref();
+    Some(IssuedCredential {
+        access_key,
+        role_arn: request
+            .and_then(|r| r.get("roleArn"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        session_name: request
+            .and_then(|r| r.get("roleSessionName"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        issuer: issuer.to_string(),
+    })
+}
+
+fn is_metadata_options_action(action: &str) -> bool {
+    matches!(
+        action,
+        "ModifyInstanceMetadataOptions"
+            | "ModifyInstanceMetadataDefaults"
+            | "RunInstances"
+            | "CreateLaunchTemplate"
+            | "CreateLaunchTemplateVersion"
+    )
+}
+
+/// The metadata options a request sets, wherever the API nests them: directly in
+/// `ModifyInstanceMetadataOptionsRequest`, under `MetadataOptions` in launch template data, or
+/// `metadataOptions` in `RunInstances`. Keys are matched case-insensitively because the APIs
+/// disagree on case.
+fn metadata_options(buf: &[u8], span: Span) -> Option<MetadataOptionsChange> {
+    let request = sub_value(buf, span, b"requestParameters")?;
+    let mut change = MetadataOptionsChange::default();
+    let mut found = false;
+    visit_objects(&request, &mut |obj| {
+        for (k, v) in obj {
+            let key = k.to_ascii_lowercase();
+            match key.as_str() {
+                "httptokens" => {
+                    change.http_tokens = v.as_str().map(str::to_ascii_lowercase);
+                    found = true;
+                }
+                "httpputresponsehoplimit" => {
+                    change.hop_limit = v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+                    found = true;
+                }
+                "httpendpoint" => {
+                    change.http_endpoint = v.as_str().map(str::to_ascii_lowercase);
+                    found = true;
+                }
+                "instanceid" | "launchtemplateid" | "launchtemplatename" if change.target.is_none() => {
+                    change.target = v.as_str().map(str::to_string);
+                }
+                _ => {}
+            }
+        }
+    });
+    if change.target.is_none() {
+        change.target = sub_value(buf, span, b"responseElements").and_then(|r| {
+            let mut ids = Vec::new();
+            visit_objects(&r, &mut |obj| {
+                if let Some(id) = obj.get("instanceId").and_then(Value::as_str) {
+                    ids.push(id.to_string());
+                }
+            });
+            (!ids.is_empty()).then(|| ids.join(","))
+        });
+    }
+    found.then_some(change)
+}
+
+fn visit_objects(v: &Value, f: &mut dyn FnMut(&serde_json::Map<String, Value>)) {
+    match v {
+        Value::Object(obj) => {
+            f(obj);
+            for child in obj.values() {
+                visit_objects(child, f);
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                visit_objects(child, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Filebeat's AWS module output, mapped back to CloudTrail's names
+/// (<https://www.elastic.co/guide/en/beats/filebeat/current/exported-fields-aws.html>).
+fn parse_filebeat(bytes: &[u8], origin: Origin) -> Result<Event, Failure> {
+    let flat: Value = serde_json::from_slice(bytes).map_err(|e| (Reason::InvalidJson, format!("invalid JSON: {e}")))?;
+    let doc = unflatten(flat);
+    let get = |path: &str| -> Option<Value> { doc.pointer(path).filter(|v| !v.is_null()).cloned() };
+    let ct = "/aws/cloudtrail";
+    let mut record = serde_json::Map::new();
+    let mut put = |key: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            record.insert(key.to_string(), v);
+        }
+    };
+    put("eventTime", get("/@timestamp"));
+    put("eventSource", get("/event/provider"));
+    put("eventName", get("/event/action"));
+    put("awsRegion", get("/cloud/region"));
+    put("sourceIPAddress", get("/source/address").or_else(|| get("/source/ip")));
+    put("userAgent", get("/user_agent/original"));
+    put("errorCode", get(&format!("{ct}/error_code")));
+    put(
+        "recipientAccountId",
+        get(&format!("{ct}/recipient_account_id")).or_else(|| get("/cloud/account/id")),
+    );
+    put("vpcEndpointId", get(&format!("{ct}/vpc_endpoint_id")));
+    put("eventType", get(&format!("{ct}/event_type")));
+    put("readOnly", get(&format!("{ct}/read_only")));
+    let ui = format!("{ct}/user_identity");
+    let mut identity = serde_json::Map::new();
+    for (from, to) in [
+        ("type", "type"),
+        ("arn", "arn"),
+        ("access_key_id", "accessKeyId"),
+        ("invoked_by", "invokedBy"),
+    ] {
+        if let Some(v) = get(&format!("{ui}/{from}")) {
+            identity.insert(to.into(), v);
+        }
+    }
+    if let Some(v) = get("/user/id").or_else(|| get(&format!("{ui}/principal_id"))) {
+        identity.insert("principalId".into(), v);
+    }
+    if let Some(v) = get("/cloud/account/id") {
+        identity.insert("accountId".into(), v);
+    }
+    let sc = format!("{ui}/session_context");
+    let mut session = serde_json::Map::new();
+    if let Some(v) = get(&format!("{sc}/creation_date")) {
+        session.insert("attributes".into(), serde_json::json!({ "creationDate": v }));
+    }
+    if let Some(v) = get(&format!("{sc}/session_issuer/arn")) {
+        session.insert("sessionIssuer".into(), serde_json::json!({ "arn": v }));
+    }
+    if let Some(v) = get(&format!("{sc}/ec2_role_delivery")) {
+        session.insert("ec2RoleDelivery".into(), v);
+    }
+    if !session.is_empty() {
+        identity.insert("sessionContext".into(), Value::Object(session));
+    }
+    record.insert("userIdentity".into(), Value::Object(identity));
+    let text = serde_json::to_vec(&Value::Object(record)).map_err(|e| (Reason::InvalidJson, e.to_string()))?;
+    let span = Span {
+        start: 0,
+        end: text.len(),
+        line: origin.line,
+    };
+    let raw: RawRecord<'_> = sonic_rs::from_slice(&text).map_err(|e| json_failure(&text, &e))?;
+    build(&raw, &text, span, origin)
+}
+
+/// Turns `{"a.b": 1}` into `{"a": {"b": 1}}` (Elastic exports and Logstash `flatten` write dotted
+/// keys); nested objects are merged.
+fn unflatten(v: Value) -> Value {
+    let Value::Object(obj) = v else { return v };
+    let mut out = serde_json::Map::new();
+    for (key, value) in obj {
+        let value = unflatten(value);
+        let mut parts = key.split('.').peekable();
+        let mut cursor = &mut out;
+        while let Some(part) = parts.next() {
+            if parts.peek().is_none() {
+                merge_into(cursor, part, value);
+                break;
+            }
+            let entry = cursor
+                .entry(part.to_string())
+                .or_insert_with(|| Value::Object(Default::default()));
+            if !entry.is_object() {
+                *entry = Value::Object(Default::default());
+            }
+            let Value::Object(next) = entry else { break };
+            cursor = next;
+        }
+    }
+    Value::Object(out)
+}
+
+fn merge_into(map: &mut serde_json::Map<String, Value>, key: &str, value: Value) {
+    match (map.get_mut(key), value) {
+        (Some(Value::Object(existing)), Value::Object(new)) => {
+            for (k, v) in new {
+                merge_into(existing, &k, v);
+            }
+        }
+        (_, value) => {
+            map.insert(key.to_string(), value);
+        }
+    }
+}

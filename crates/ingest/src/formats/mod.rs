@@ -1,0 +1,132 @@
+//! The format registry. One file per format; adding a format is one file and one line in
+//! [`FORMATS`].
+
+mod aws_inventory;
+mod cloudtrail;
+
+use credtrail_event::{Event, Fact, FileId};
+
+use crate::decode::{decode, Compression};
+use crate::diagnostic::{Diagnostic, Reason};
+use crate::input::{InputFile, InputSource};
+
+pub use aws_inventory::AwsInventory;
+pub use cloudtrail::CloudTrail;
+
+/// A log or inventory format.
+pub trait Format: Sync {
+    /// Stable name, used by `--format` and in summaries.
+    fn name(&self) -> &'static str;
+    /// One line for `credtrail formats`.
+    fn description(&self) -> &'static str;
+    /// Whether the start of a (decompressed) file looks like this format. Decided by content,
+    /// never by file name.
+    fn sniff(&self, head: &[u8]) -> bool;
+    /// Parses a whole decompressed file. Problems go to `out.diagnostics`; nothing panics.
+    fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile);
+}
+
+/// Every format, most specific first: sniffing takes the first that accepts.
+pub static FORMATS: &[&dyn Format] = &[&AwsInventory, &CloudTrail];
+
+pub fn find_format(name: &str) -> Option<&'static dyn Format> {
+    FORMATS.iter().copied().find(|f| f.name() == name)
+}
+
+/// What one input file yielded.
+#[derive(Debug, Default)]
+pub struct ParsedFile {
+    pub format: Option<&'static str>,
+    pub compression: Compression,
+    pub events: Vec<Event>,
+    pub facts: Vec<Fact>,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Records seen, good or bad.
+    pub records: u64,
+    /// Decompressed bytes read.
+    pub bytes: u64,
+}
+
+impl ParsedFile {
+    /// Records a problem; `at` is (file, line, record index).
+    pub fn diagnose(
+        &mut self,
+        at: (FileId, u64, Option<u64>),
+        format: &'static str,
+        reason: Reason,
+        detail: impl Into<String>,
+        excerpt: Option<String>,
+    ) {
+        let (file, line, index) = at;
+        self.diagnostics.push(Diagnostic {
+            file,
+            line,
+            index,
+            format,
+            reason,
+            detail: detail.into(),
+            excerpt,
+        });
+    }
+}
+
+/// How many bytes sniffing looks at.
+const SNIFF_LEN: usize = 64 * 1024;
+
+/// Reads, decompresses, sniffs and parses one input.
+pub fn parse_file(input: &InputFile, file: FileId, forced: Option<&'static dyn Format>, cap: u64) -> ParsedFile {
+    let mut out = ParsedFile::default();
+    let raw = match &input.source {
+        InputSource::Path(path) => std::fs::read(path).map_err(|e| format!("cannot read: {e}")),
+        InputSource::Stdin => read_stdin(cap),
+        InputSource::Unreadable(why) => Err(why.clone()),
+    };
+    let raw = match raw {
+        Ok(raw) => raw,
+        Err(why) => {
+            out.diagnose((file, 0, None), "-", Reason::Unreadable, why, None);
+            return out;
+        }
+    };
+    let decoded = decode(raw, cap);
+    out.compression = decoded.compression;
+    out.bytes = decoded.bytes.len() as u64;
+    let buf = decoded.bytes;
+    let format = forced.or_else(|| {
+        let head = &buf[..buf.len().min(SNIFF_LEN)];
+        FORMATS.iter().copied().find(|f| f.sniff(head))
+    });
+    match format {
+        Some(format) => {
+            out.format = Some(format.name());
+            format.parse(&buf, file, &mut out);
+        }
+        None if buf.iter().all(u8::is_ascii_whitespace) && decoded.problem.is_none() => {}
+        None => {
+            out.diagnose(
+                (file, 1, None),
+                "-",
+                Reason::UnrecognisedFormat,
+                "no known format recognised the content (see `credtrail formats`; `--input-format` forces one)",
+                Some(crate::diagnostic::excerpt(&buf[..buf.len().min(512)])),
+            );
+        }
+    }
+    // Reported after parsing so that a truncated file's diagnostics read in file order.
+    if let Some((reason, detail)) = decoded.problem {
+        let line = 1 + memchr::memchr_iter(b'\n', &buf).count() as u64;
+        out.diagnose((file, line, None), out.format.unwrap_or("-"), reason, detail, None);
+    }
+    out
+}
+
+fn read_stdin(cap: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(cap.saturating_add(1))
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("cannot read standard input: {e}"))?;
+    Ok(raw)
+}

@@ -1,0 +1,315 @@
+//! Framing JSON without parsing it: where each top-level value (or array element) starts and
+//! ends, and on which line. Each record is then parsed on its own, so a corrupt record costs
+//! only itself, a truncated file still yields the records before the cut, and evidence can cite
+//! the line a record starts on.
+//!
+//! The scan is structural only (brackets and strings); the real parser validates each span.
+
+/// A byte range of the buffer holding one JSON value, and the 1-based line it starts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub line: u64,
+}
+
+/// A value that does not end: a truncated file or unbalanced brackets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unterminated {
+    pub start: usize,
+    pub line: u64,
+}
+
+/// Counts lines incrementally as offsets advance (offsets must not go backwards).
+#[derive(Debug, Clone)]
+pub struct LineCounter<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    pub fn new(buf: &'a [u8]) -> Self {
+        LineCounter { buf, pos: 0, line: 1 }
+    }
+
+    pub fn line_at(&mut self, offset: usize) -> u64 {
+        let offset = offset.min(self.buf.len());
+        if offset > self.pos {
+            self.line += memchr::memchr_iter(b'\n', &self.buf[self.pos..offset]).count() as u64;
+            self.pos = offset;
+        }
+        self.line
+    }
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n' | 0x1e) // 0x1e: RFC 7464 JSON text sequences
+}
+
+/// Skips whitespace and a UTF-8 byte-order mark.
+pub fn skip_ws(buf: &[u8], mut i: usize) -> usize {
+    if i == 0 && buf.starts_with(b"\xEF\xBB\xBF") {
+        i = 3;
+    }
+    while i < buf.len() && is_ws(buf[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Offset just past the string that opens at `i` (`buf[i] == b'"'`), or `None` if it never closes.
+fn string_end(buf: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        let k = j + memchr::memchr2(b'"', b'\\', &buf[j..])?;
+        if buf[k] == b'\\' {
+            j = k + 2;
+            if j > buf.len() {
+                return None;
+            }
+        } else {
+            return Some(k + 1);
+        }
+    }
+}
+
+/// Offset just past the JSON value starting at `i` (not whitespace), or `None` if it does not end
+/// within the buffer. Scalars end at the next delimiter.
+pub fn value_end(buf: &[u8], i: usize) -> Option<usize> {
+    match buf.get(i)? {
+        b'"' => string_end(buf, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            while j < buf.len() {
+                match buf[j] {
+                    b'"' => {
+                        j = string_end(buf, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+            None
+        }
+        _ => {
+            let mut j = i;
+            while j < buf.len() && !is_ws(buf[j]) && !matches!(buf[j], b',' | b']' | b'}' | b'{' | b'[') {
+                j += 1;
+            }
+            Some(j.max(i + 1))
+        }
+    }
+}
+
+/// Top-level values of a buffer holding one JSON document, concatenated documents, or JSON lines.
+///
+/// When the first value fits on one line the buffer is read as JSON lines, one value per line, so
+/// that a corrupt line cannot swallow the lines after it. Otherwise values are framed by bracket
+/// matching (pretty-printed documents).
+pub fn top_level_values(buf: &[u8]) -> Vec<Result<Span, Unterminated>> {
+    let mut out = Vec::new();
+    let mut lines = LineCounter::new(buf);
+    let first = skip_ws(buf, 0);
+    if first >= buf.len() {
+        return out;
+    }
+    let first_end = value_end(buf, first);
+    let one_line = first_end.is_some_and(|end| memchr::memchr(b'\n', &buf[first..end]).is_none());
+    if one_line {
+        let mut start = first;
+        while start < buf.len() {
+            let line_end = memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |k| start + k);
+            let mut end = line_end;
+            while end > start && is_ws(buf[end - 1]) {
+                end -= 1;
+            }
+            if end > start {
+                out.push(Ok(Span {
+                    start,
+                    end,
+                    line: lines.line_at(start),
+                }));
+            }
+            start = skip_ws(buf, line_end);
+        }
+        return out;
+    }
+    let mut i = first;
+    while i < buf.len() {
+        let line = lines.line_at(i);
+        match value_end(buf, i) {
+            Some(end) => {
+                out.push(Ok(Span { start: i, end, line }));
+                i = skip_ws(buf, end);
+            }
+            None => {
+                out.push(Err(Unterminated { start: i, line }));
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Elements of the array whose `[` is at `open`. Yields each element's span; an element that does
+/// not end (truncated file) is yielded as `Unterminated` and ends the iteration.
+pub fn array_elements(buf: &[u8], open: usize, lines: &mut LineCounter<'_>) -> Vec<Result<Span, Unterminated>> {
+    let mut out = Vec::new();
+    let mut i = skip_ws(buf, open + 1);
+    if buf.get(i) == Some(&b']') {
+        return out;
+    }
+    while i < buf.len() {
+        let line = lines.line_at(i);
+        let Some(end) = value_end(buf, i) else {
+            out.push(Err(Unterminated { start: i, line }));
+            return out;
+        };
+        out.push(Ok(Span { start: i, end, line }));
+        i = skip_ws(buf, end);
+        match buf.get(i) {
+            Some(b',') => i = skip_ws(buf, i + 1),
+            Some(b']') => return out,
+            _ => {
+                out.push(Err(Unterminated {
+                    start: i.min(buf.len()),
+                    line: lines.line_at(i),
+                }));
+                return out;
+            }
+        }
+    }
+    out
+}
+
+/// Finds the value of a top-level key inside the object at `span`, scanning keys at depth 1 only
+/// (a nested `"Records"` or `"detail"` is not the one wanted). Returns the value's span; when the
+/// object is truncated, a value that starts but does not end gets `end == buf.len()`.
+pub fn find_top_level_value(buf: &[u8], span: Span, key: &[u8]) -> Option<Span> {
+    if buf.get(span.start) != Some(&b'{') {
+        return None;
+    }
+    let mut i = skip_ws(buf, span.start + 1);
+    while i < span.end {
+        if buf[i] != b'"' {
+            return None;
+        }
+        let key_end = string_end(buf, i)?;
+        let this_key = &buf[i + 1..key_end - 1];
+        let mut j = skip_ws(buf, key_end);
+        if buf.get(j) != Some(&b':') {
+            return None;
+        }
+        j = skip_ws(buf, j + 1);
+        let value_end = value_end(buf, j);
+        if this_key == key {
+            return Some(Span {
+                start: j,
+                end: value_end.unwrap_or(buf.len()),
+                line: span.line,
+            });
+        }
+        i = skip_ws(buf, value_end?);
+        match buf.get(i) {
+            Some(b',') => i = skip_ws(buf, i + 1),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The offset of the `[` of a top-level array-valued key (`"Records"`).
+pub fn find_top_level_array(buf: &[u8], span: Span, key: &[u8]) -> Option<usize> {
+    find_top_level_value(buf, span, key)
+        .map(|v| v.start)
+        .filter(|&start| buf.get(start) == Some(&b'['))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts<'a>(buf: &'a [u8], spans: &[Result<Span, Unterminated>]) -> Vec<(&'a str, u64)> {
+        spans
+            .iter()
+            .map(|s| match s {
+                Ok(s) => (std::str::from_utf8(&buf[s.start..s.end]).unwrap(), s.line),
+                Err(u) => ("<unterminated>", u.line),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn json_lines_are_framed_per_line_so_a_bad_line_costs_only_itself() {
+        let buf = b"{\"a\":1}\n{\"b\": [\n{\"c\":\"}\"}\n";
+        let spans = top_level_values(buf);
+        assert_eq!(
+            texts(buf, &spans),
+            [("{\"a\":1}", 1), ("{\"b\": [", 2), ("{\"c\":\"}\"}", 3)]
+        );
+    }
+
+    #[test]
+    fn pretty_documents_are_framed_by_brackets_with_start_lines() {
+        let buf = b"[\n  {\"a\": \"x]\"},\n  {\"b\": {\"c\": [1,2]}}\n]\n";
+        let spans = top_level_values(buf);
+        assert_eq!(spans.len(), 1);
+        let top = spans[0].unwrap();
+        let mut lines = LineCounter::new(buf);
+        let elems = array_elements(buf, top.start, &mut lines);
+        assert_eq!(
+            texts(buf, &elems),
+            [("{\"a\": \"x]\"}", 2), ("{\"b\": {\"c\": [1,2]}}", 3)]
+        );
+    }
+
+    #[test]
+    fn a_truncated_array_yields_the_complete_elements_then_stops() {
+        let buf = b"{\"Records\":[{\"a\":1},{\"b\":2},{\"c\":";
+        let span = Span {
+            start: 0,
+            end: buf.len(),
+            line: 1,
+        };
+        let open = find_top_level_array(buf, span, b"Records").unwrap();
+        let mut lines = LineCounter::new(buf);
+        let elems = array_elements(buf, open, &mut lines);
+        assert_eq!(
+            texts(buf, &elems),
+            [("{\"a\":1}", 1), ("{\"b\":2}", 1), ("<unterminated>", 1)]
+        );
+    }
+
+    #[test]
+    fn finds_records_after_other_keys_and_ignores_nested_ones() {
+        let buf = br#"{"x":{"Records":[9]},"Records":[{"a":1}]}"#;
+        let span = Span {
+            start: 0,
+            end: buf.len(),
+            line: 1,
+        };
+        let open = find_top_level_array(buf, span, b"Records").unwrap();
+        assert_eq!(&buf[open..open + 2], b"[{");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn framing_never_panics_on_arbitrary_bytes(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            for s in top_level_values(&data).into_iter().flatten() {
+                let mut lines = LineCounter::new(&data);
+                if data[s.start] == b'[' { let _ = array_elements(&data, s.start, &mut lines); }
+                if data[s.start] == b'{' { let _ = find_top_level_array(&data, s, b"Records"); }
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The `jsonl` machine contract (PRODUCT.md §6): one JSON object per line with a `type`.
+
+use std::io::{self, Write};
+
+use credtrail_detect::{Alert, Severity};
+use serde_json::{json, Map, Value};
+
+use crate::Report;
+
+pub fn alert_json(report: &Report<'_>, alert: &Alert) -> Value {
+    let e = &alert.entities;
+    let mut entities = Map::new();
+    for (k, v) in [
+        ("cloud", &e.cloud),
+        ("account", &e.account),
+        ("principal", &e.principal),
+        ("role", &e.role),
+        ("access_key", &e.access_key),
+        ("instance", &e.instance),
+        ("source_ip", &e.source_ip),
+        ("user_agent", &e.user_agent),
+    ] {
+        if let Some(v) = v {
+            entities.insert(k.into(), Value::String(v.clone()));
+        }
+    }
+    let mut reasons = alert.reasons.clone();
+    if alert.evidence_total > alert.evidence.len() as u64 {
+        reasons.push(format!(
+            "evidence lists the earliest {} of {} records",
+            alert.evidence.len(),
+            alert.evidence_total
+        ));
+    }
+    json!({
+        "type": "alert",
+        "id": alert.id(),
+        "rule": alert.rule,
+        "variant": alert.variant,
+        "severity": alert.severity.as_str(),
+        "first_seen": alert.first_seen.to_string(),
+        "last_seen": alert.last_seen.to_string(),
+        "title": alert.title,
+        "entities": entities,
+        "reasons": reasons,
+        "evidence": alert.evidence.iter().map(|o| json!({
+            "source": report.source(o.file),
+            "line": o.line,
+            "index": o.index,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub fn summary_json(report: &Report<'_>) -> Value {
+    let s = report.summary;
+    let by_severity = |counts: &dyn Fn(Severity) -> u64| {
+        let mut m = Map::new();
+        for sev in Severity::ALL {
+            m.insert(sev.as_str().into(), json!(counts(sev)));
+        }
+        Value::Object(m)
+    };
+    json!({
+        "type": "summary",
+        "inputs": {
+            "files": s.files,
+            "unreadable": s.files_unreadable,
+            "bytes": s.bytes,
+            "formats": s.formats,
+        },
+        "records": {
+            "read": s.records,
+            "events": s.events,
+            "facts": s.facts,
+            "rejected": s.rejected,
+            "rejected_total": s.rejected_total(),
+        },
+        "quarantine": s.quarantine,
+        "alerts": by_severity(&|sev| s.alerts.get(&sev).copied().unwrap_or(0)),
+        "incidents": by_severity(&|_| 0),
+        "suppressed": report.suppressed.iter().map(|x| json!({
+            "id": x.alert.id(),
+            "rule": x.alert.rule,
+            "severity": x.alert.severity.as_str(),
+            "title": x.alert.title,
+            "reason": x.reason,
+        })).collect::<Vec<_>>(),
+        "ip_ranges": s.ip_ranges,
+    })
+}
+
+pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
+    for alert in report.alerts {
+        serde_json::to_writer(&mut *out, &alert_json(report, alert))?;
+        out.write_all(b"\n")?;
+    }
+    serde_json::to_writer(&mut *out, &summary_json(report))?;
+    out.write_all(b"\n")
+}

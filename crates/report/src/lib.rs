@@ -1,0 +1,58 @@
+//! credtrail's sinks. Wire types live here, not on the core types: the `jsonl` contract
+//! (PRODUCT.md §6) and OCSF can evolve without touching detectors.
+//!
+//! Every log-derived string is hostile: the table strips control characters and escape
+//! sequences before printing; JSON encoders escape by construction.
+
+pub mod jsonl;
+pub mod ocsf;
+pub mod summary;
+pub mod table;
+
+use credtrail_detect::{Alert, Suppressed};
+
+pub use summary::Summary;
+
+/// Everything a sink needs.
+pub struct Report<'a> {
+    pub alerts: &'a [Alert],
+    pub suppressed: &'a [Suppressed],
+    /// Display names of input files, indexed by `FileId`.
+    pub sources: &'a [String],
+    pub summary: &'a Summary,
+}
+
+impl Report<'_> {
+    pub fn source(&self, file: credtrail_event::FileId) -> &str {
+        self.sources.get(file.0 as usize).map(String::as_str).unwrap_or("?")
+    }
+}
+
+/// Makes a log-derived string safe for a terminal: control characters (ESC sequences, carriage
+/// returns that overwrite lines, bidi overrides) become visible escapes.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_escapes_and_bidi_overrides_are_neutralised() {
+        let hostile = "curl\u{1b}[2J\u{1b}]0;pwned\u{7}\r\n\u{202e}txt.exe";
+        let safe = terminal_safe(hostile);
+        assert!(!safe.chars().any(|c| c.is_control() || c == '\u{202e}'), "{safe}");
+        assert!(safe.contains("\\u{1b}[2J"));
+    }
+}

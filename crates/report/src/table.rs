@@ -1,0 +1,162 @@
+//! The terminal view: an overview table, then each alert with its reasons and evidence, then the
+//! run summary. Colour only when asked (the CLI decides from NO_COLOR and the terminal).
+
+use std::io::{self, Write};
+
+use anstyle::{AnsiColor, Style};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
+use credtrail_detect::Severity;
+
+use crate::{terminal_safe as safe, Report};
+
+/// Evidence lines printed per alert; the rest is counted (jsonl lists it all).
+const EVIDENCE_SHOWN: usize = 5;
+
+fn severity_style(sev: Severity) -> Style {
+    let color = match sev {
+        Severity::Critical => AnsiColor::BrightRed,
+        Severity::High => AnsiColor::Red,
+        Severity::Medium => AnsiColor::Yellow,
+        Severity::Low => AnsiColor::Cyan,
+        Severity::Info => AnsiColor::White,
+    };
+    Style::new().fg_color(Some(color.into())).bold()
+}
+
+fn paint(color: bool, style: Style, text: &str) -> String {
+    if color {
+        format!("{style}{text}{style:#}")
+    } else {
+        text.to_string()
+    }
+}
+
+pub fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    let bold = Style::new().bold();
+    if report.alerts.is_empty() {
+        writeln!(out, "{}", paint(color, bold, "No alerts."))?;
+    } else {
+        let mut table = Table::new();
+        table
+            .load_preset(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(140);
+        table.set_header(["severity", "rule", "variant", "workload", "source", "first seen", "id"]);
+        for a in report.alerts {
+            let e = &a.entities;
+            table.add_row([
+                a.severity.as_str().to_string(),
+                a.rule.to_string(),
+                a.variant.unwrap_or("-").to_string(),
+                safe(e.instance.as_deref().unwrap_or("-")),
+                safe(e.source_ip.as_deref().unwrap_or("-")),
+                a.first_seen.to_string(),
+                a.id(),
+            ]);
+        }
+        writeln!(out, "{table}")?;
+        for a in report.alerts {
+            writeln!(out)?;
+            let sev = paint(color, severity_style(a.severity), &a.severity.as_str().to_uppercase());
+            let variant = a.variant.map(|v| format!(" ({v})")).unwrap_or_default();
+            writeln!(out, "{sev}  {}{variant}  {}", paint(color, bold, a.rule), a.id())?;
+            writeln!(out, "  {}", safe(&a.title))?;
+            writeln!(out, "  when      {} .. {}", a.first_seen, a.last_seen)?;
+            let e = &a.entities;
+            let who: Vec<String> = [
+                ("account", &e.account),
+                ("role", &e.role),
+                ("key", &e.access_key),
+                ("principal", &e.principal),
+                ("agent", &e.user_agent),
+            ]
+            .iter()
+            .filter_map(|(k, v)| v.as_deref().map(|v| format!("{k} {}", safe(v))))
+            .collect();
+            if !who.is_empty() {
+                writeln!(out, "  who       {}", who.join(" | "))?;
+            }
+            for (i, r) in a.reasons.iter().enumerate() {
+                let label = if i == 0 { "why" } else { "" };
+                writeln!(out, "  {label:<9} - {}", safe(r))?;
+            }
+            for (i, o) in a.evidence.iter().take(EVIDENCE_SHOWN).enumerate() {
+                let label = if i == 0 { "evidence" } else { "" };
+                writeln!(
+                    out,
+                    "  {label:<9} {}:{} (record {})",
+                    safe(report.source(o.file)),
+                    o.line,
+                    o.index
+                )?;
+            }
+            let more = a
+                .evidence_total
+                .saturating_sub(EVIDENCE_SHOWN.min(a.evidence.len()) as u64);
+            if more > 0 {
+                writeln!(
+                    out,
+                    "            … and {more} more record(s) (--format jsonl lists them)"
+                )?;
+            }
+        }
+    }
+    write_summary(report, out, color)
+}
+
+fn write_summary(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    let s = report.summary;
+    writeln!(out)?;
+    let sev: Vec<String> = Severity::ALL
+        .iter()
+        .rev()
+        .filter_map(|sev| s.alerts.get(sev).map(|n| format!("{n} {}", sev.as_str())))
+        .collect();
+    let total: u64 = s.alerts.values().sum();
+    let head = format!(
+        "Summary: {} file(s), {} record(s), {} event(s); {total} alert(s){}",
+        s.files,
+        s.records,
+        s.events,
+        if sev.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", sev.join(", "))
+        }
+    );
+    writeln!(out, "{}", paint(color, Style::new().bold(), &head))?;
+    if !s.formats.is_empty() {
+        let f: Vec<String> = s.formats.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        writeln!(out, "  formats     {}", f.join(", "))?;
+    }
+    if s.rejected_total() > 0 || s.files_unreadable > 0 {
+        let r: Vec<String> = s.rejected.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let warn = Style::new().fg_color(Some(AnsiColor::Yellow.into()));
+        writeln!(
+            out,
+            "  {}",
+            paint(
+                color,
+                warn,
+                &format!("rejected    {} ({})", s.rejected_total(), r.join(", "))
+            )
+        )?;
+        if let Some(q) = &s.quarantine {
+            writeln!(out, "  quarantine  {}", safe(q))?;
+        }
+    }
+    if !report.suppressed.is_empty() {
+        writeln!(out, "  suppressed  {}", report.suppressed.len())?;
+        for x in report.suppressed {
+            writeln!(
+                out,
+                "    - {} {} {}: {}",
+                x.alert.id(),
+                x.alert.rule,
+                safe(&x.alert.title),
+                safe(&x.reason)
+            )?;
+        }
+    }
+    Ok(())
+}
