@@ -396,15 +396,21 @@ impl<'a> Resolver<'a> {
             };
         }
         if let Some(others) = self.learned_owners.get(&(account, ip)) {
-            let others: Vec<&str> = others.iter().copied().filter(|s| *s != scope).take(3).collect();
+            let others: Vec<&str> = others.iter().copied().filter(|s| *s != scope).collect();
             if !others.is_empty() {
+                // One other owner: that instance's own address. Several: a shared NAT gateway,
+                // which this workload may sit behind too; without inventory it is only a hint.
+                let shared = others.len() > 1;
+                let shown = others.iter().take(3).copied().collect::<Vec<_>>().join(", ");
+                let reason = if shared {
+                    format!("{ip} is the usual address of {shown} (a shared NAT gateway?) in the same account, never seen for this workload; inventory would settle it")
+                } else {
+                    format!("{ip} is the usual address of {shown} in the same account, not of this workload")
+                };
                 return Verdict::Foreign {
                     variant: "other_instance",
-                    reason: format!(
-                        "{ip} is the usual address of {} in the same account, not of this workload",
-                        others.join(", ")
-                    ),
-                    base: Base::Moderate,
+                    reason,
+                    base: if shared { Base::Weak } else { Base::Moderate },
                 };
             }
         }

@@ -54,12 +54,20 @@ impl Detector for InstanceCredentialExfiltration {
             let mut strong = 0;
             let mut support = 0;
             if let Some(people) = footprint.humans.get(&place.address) {
-                strong += 1;
                 let list: Vec<&str> = people.iter().map(String::as_str).take(3).collect();
-                reasons.push(format!(
-                    "the same address was used by {} (a person, not a workload)",
-                    list.join(", ")
-                ));
+                // Outside AWS, a person's address is a workstation or office; inside AWS an IAM
+                // user may be a service account on the same NAT, so it is said but not counted.
+                if knowledge.ranges.aws(place.address).is_none()
+                    || people.iter().any(|p| p.contains(":assumed-role/AWSReservedSSO_"))
+                {
+                    strong += 1;
+                    reasons.push(format!(
+                        "the same address was used by {} (a person, not a workload)",
+                        list.join(", ")
+                    ));
+                } else {
+                    reasons.push(format!("the same address was also used by {}", list.join(", ")));
+                }
             }
             let own_keys = resolver.own_keys(scope);
             let shared: BTreeSet<&str> = usage
@@ -69,9 +77,13 @@ impl Detector for InstanceCredentialExfiltration {
                 .filter(|k| own_keys.contains(k))
                 .collect();
             if !shared.is_empty() {
-                strong += 1;
+                // A workload uses one key through its endpoint and its NAT alike, so this is
+                // telling only when the other place is certainly not the workload's.
+                if base == Base::Strong {
+                    strong += 1;
+                }
                 reasons.push(format!(
-                    "the same access key ({}) was also used from the workload's own network: one credential in two places",
+                    "the same access key ({}) was also used from the workload's own network",
                     shared.iter().copied().collect::<Vec<_>>().join(", ")
                 ));
             }

@@ -200,9 +200,6 @@ impl Detector for InstanceCredentialRecon {
                 })
                 .map(|(a, _)| a)
                 .collect();
-            if new_actions.is_empty() {
-                continue;
-            }
             let foreign: Vec<(&Place, String)> = rec
                 .places
                 .iter()
@@ -220,6 +217,9 @@ impl Detector for InstanceCredentialRecon {
                 .copied()
                 .filter(|a| rec.actions.get(*a).is_some_and(|(_, _, ok)| *ok > 0))
                 .collect();
+            if new_actions.is_empty() && foreign.is_empty() {
+                continue;
+            }
             let (severity, cited): (Severity, Vec<&String>) = if !foreign.is_empty() {
                 let sev = if privilege_succeeded.is_empty() {
                     Severity::High
@@ -234,10 +234,19 @@ impl Detector for InstanceCredentialRecon {
             } else {
                 continue;
             };
-            let mut reasons = vec![format!(
-                "new for role {role}: {}",
-                new_actions.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            )];
+            let mut reasons = Vec::new();
+            if !new_actions.is_empty() {
+                reasons.push(format!(
+                    "new for role {role}: {}",
+                    new_actions.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            if !foreign.is_empty() {
+                reasons.push(format!(
+                    "recon APIs called away from the workload: {}",
+                    cited.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
             if !privilege_succeeded.is_empty() {
                 reasons.push(format!(
                     "privilege change succeeded: {}",
