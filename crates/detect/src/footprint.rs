@@ -233,18 +233,20 @@ impl Footprint {
             }
             return;
         }
-        if benign_channel(call).is_some() {
-            return;
-        }
         let Some((workload, place)) = workload_use(call) else {
             return;
         };
         if workload.kind == WorkloadKind::Ec2InstanceIdentity {
+            // Only AWS agents on the instance hold this credential, mostly for SSM channel calls:
+            // wherever it is used from is the instance itself.
             insert_capped(
                 self.identity_sources.entry(workload.id.clone()).or_default(),
                 place.address,
                 KEY_CAP,
             );
+            return;
+        }
+        if benign_channel(call).is_some() {
             return;
         }
         self.uses

@@ -24,8 +24,16 @@ impl Timestamp {
 
     /// Parses RFC 3339 / ISO 8601 with an offset (`2024-08-02T08:23:55Z`,
     /// `2024-08-02T08:23:55.123+00:00`). Returns `None` for anything else.
+    ///
+    /// Also accepts the zone-less `2024-01-01 00:00:00[.fff]` that data lakes (Panther, Athena
+    /// exports) write for CloudTrail's `eventTime`, which CloudTrail defines as UTC.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
-        let ts: jiff::Timestamp = text.trim().parse().ok()?;
+        let text = text.trim();
+        if let Ok(ts) = text.parse::<jiff::Timestamp>() {
+            return Some(Timestamp(ts.as_millisecond()));
+        }
+        let civil: jiff::civil::DateTime = text.parse().ok()?;
+        let ts = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
         Some(Timestamp(ts.as_millisecond()))
     }
 }
@@ -52,6 +60,14 @@ mod tests {
         assert_eq!(t.to_string(), "2024-08-02T08:23:55Z");
         let t = Timestamp::parse_rfc3339("2024-08-02T08:23:55.250+02:00").unwrap();
         assert_eq!(t.to_string(), "2024-08-02T06:23:55.250Z");
+    }
+
+    #[test]
+    fn zone_less_data_lake_times_are_utc() {
+        let t = Timestamp::parse_rfc3339("2025-01-20 16:52:14.000000000").unwrap();
+        assert_eq!(t.to_string(), "2025-01-20T16:52:14Z");
+        let t = Timestamp::parse_rfc3339("2022-12-11 19:42:55").unwrap();
+        assert_eq!(t.to_string(), "2022-12-11T19:42:55Z");
     }
 
     #[test]
