@@ -1,6 +1,8 @@
 //! Output does not depend on thread count, on the order inputs are named, or on how the input is
 //! split between workers: detector states merge like sets and decisions run on event time.
 
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
 mod support;
 
 use std::process::Command;
