@@ -124,7 +124,8 @@ pub fn top_level_values(buf: &[u8]) -> Vec<Result<Span, Unterminated>> {
         return out;
     }
     let first_end = value_end(buf, first);
-    let one_line = first_end.is_some_and(|end| memchr::memchr(b'\n', &buf[first..end]).is_none());
+    let one_line = first_end.is_some_and(|end| memchr::memchr(b'\n', &buf[first..end]).is_none())
+        || json_lines_after_a_corrupt_first_line(buf, first);
     if one_line {
         let mut start = first;
         while start < buf.len() {
@@ -159,6 +160,33 @@ pub fn top_level_values(buf: &[u8]) -> Vec<Result<Span, Unterminated>> {
         }
     }
     out
+}
+
+/// JSON lines whose first line is corrupt (a writer died mid-record): the first value does not end
+/// on its line, yet the next non-blank line holds exactly one complete object. Bracket matching
+/// from the first line would run on through every later line and lose them all. A pretty-printed
+/// document does not look like this: the lines after its first hold keys, opening brackets or
+/// comma-separated elements, and a first line ending in an opening bracket is read as its start.
+fn json_lines_after_a_corrupt_first_line(buf: &[u8], first: usize) -> bool {
+    if buf[first] != b'{' {
+        return false;
+    }
+    let Some(first_nl) = memchr::memchr(b'\n', &buf[first..]).map(|k| first + k) else {
+        return false;
+    };
+    let mut last = first_nl;
+    while last > first + 1 && is_ws(buf[last - 1]) {
+        last -= 1;
+    }
+    if matches!(buf[last - 1], b'{' | b'[') {
+        return false;
+    }
+    let next = skip_ws(buf, first_nl);
+    if buf.get(next) != Some(&b'{') {
+        return false;
+    }
+    let next_nl = memchr::memchr(b'\n', &buf[next..]).map_or(buf.len(), |k| next + k);
+    value_end(&buf[..next_nl], next).is_some_and(|end| buf[end..next_nl].iter().all(|&b| is_ws(b)))
 }
 
 /// Elements of the array whose `[` is at `open`. Yields each element's span; an element that does
@@ -257,6 +285,27 @@ mod tests {
             texts(buf, &spans),
             [("{\"a\":1}", 1), ("{\"b\": [", 2), ("{\"c\":\"}\"}", 3)]
         );
+    }
+
+    #[test]
+    fn bug_corrupt_first_json_line_hid_every_later_line() {
+        // The first line was cut mid-record; bracket matching from it never ended, so the whole
+        // file became one unterminated value and the good lines after it were lost.
+        let buf = b"{\"a\":{\"b\":\"x\n{\"c\":1}\n{\"d\":\"}\"}\n";
+        let spans = top_level_values(buf);
+        assert_eq!(
+            texts(buf, &spans),
+            [("{\"a\":{\"b\":\"x", 1), ("{\"c\":1}", 2), ("{\"d\":\"}\"}", 3)]
+        );
+        // Pretty-printed documents are still framed by brackets, even when a line inside holds a
+        // complete object.
+        let buf = b"{\"Records\": [\n{\"a\":1}\n]}\n";
+        assert_eq!(
+            texts(buf, &top_level_values(buf)),
+            [("{\"Records\": [\n{\"a\":1}\n]}", 1)]
+        );
+        let buf = b"{\n  \"a\": {\"b\": 1},\n  \"c\": 2\n}\n";
+        assert_eq!(top_level_values(buf).len(), 1);
     }
 
     #[test]
