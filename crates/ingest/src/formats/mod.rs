@@ -101,7 +101,9 @@ pub fn parse_file(input: &InputFile, file: FileId, forced: Option<&'static dyn F
             out.format = Some(format.name());
             format.parse(&buf, file, &mut out);
         }
-        None if buf.iter().all(u8::is_ascii_whitespace) && decoded.problem.is_none() => {}
+        // Nothing to recognise: an empty file, or a compressed one cut before its first byte (the
+        // cut is reported below, once).
+        None if buf.iter().all(u8::is_ascii_whitespace) => {}
         None => {
             out.diagnose(
                 (file, 1, None),
@@ -129,4 +131,31 @@ fn read_stdin(cap: u64) -> Result<Vec<u8>, String> {
         .read_to_end(&mut raw)
         .map_err(|e| format!("cannot read standard input: {e}"))?;
     Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn bug_gzip_cut_before_its_content_was_also_rejected_as_unrecognised_format() {
+        // A gzip cut before its first decompressed byte (here, right after its 10-byte header) is
+        // one corrupt file, not also a file of an unknown format.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(br#"{"Records":[]}"#).unwrap();
+        let raw = gz.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.json.gz");
+        std::fs::write(&path, &raw[..10]).unwrap();
+        let input = InputFile {
+            display: "cut.json.gz".into(),
+            source: InputSource::Path(path),
+        };
+        let out = parse_file(&input, FileId(0), None, crate::decode::DEFAULT_CAP);
+        let reasons: Vec<Reason> = out.diagnostics.iter().map(|d| d.reason).collect();
+        assert_eq!(reasons, [Reason::CorruptCompression]);
+        assert_eq!((out.format, out.records), (None, 0));
+    }
 }
