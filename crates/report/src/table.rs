@@ -33,16 +33,19 @@ fn paint(color: bool, style: Style, text: &str) -> String {
 
 pub fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let bold = Style::new().bold();
-    if report.alerts.is_empty() {
+    // Most urgent first for the analyst; ties keep the report's (time, rule, id) order.
+    let mut alerts: Vec<&credtrail_detect::Alert> = report.alerts.iter().collect();
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
+    if alerts.is_empty() {
         writeln!(out, "{}", paint(color, bold, "No alerts."))?;
     } else {
         let mut table = Table::new();
+        // No wrapping: ids, addresses and rule names must stay whole to be copied.
         table
             .load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic)
-            .set_width(140);
+            .set_content_arrangement(ContentArrangement::Disabled);
         table.set_header(["severity", "rule", "variant", "workload", "source", "first seen", "id"]);
-        for a in report.alerts {
+        for a in &alerts {
             let e = &a.entities;
             table.add_row([
                 a.severity.as_str().to_string(),
@@ -55,7 +58,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Resul
             ]);
         }
         writeln!(out, "{table}")?;
-        for a in report.alerts {
+        for a in &alerts {
             writeln!(out)?;
             let sev = paint(color, severity_style(a.severity), &a.severity.as_str().to_uppercase());
             let variant = a.variant.map(|v| format!(" ({v})")).unwrap_or_default();
