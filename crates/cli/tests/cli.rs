@@ -1,0 +1,671 @@
+//! The `credtrail` command as a user and a pipeline meet it: exit codes, stdin, the quarantine
+//! file, the `jsonl` contract (PRODUCT.md §6), config errors, suppressions, colour, the
+//! `rules`/`explain`/`formats` commands, time windows and hostile log strings.
+//!
+//! Every run gets a fresh temporary working directory, so nothing (not even a default
+//! quarantine file) is ever written into the repository.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::Value;
+use support::repo;
+use tempfile::TempDir;
+
+const RULES: [&str; 5] = [
+    "instance-credential-exfiltration",
+    "imdsv1-credential-delivery",
+    "imds-hardening-downgrade",
+    "instance-credential-recon",
+    "instance-credential-access-denied-burst",
+];
+
+const ALERT_KEYS: [&str; 11] = [
+    "type",
+    "id",
+    "rule",
+    "variant",
+    "severity",
+    "first_seen",
+    "last_seen",
+    "title",
+    "entities",
+    "reasons",
+    "evidence",
+];
+
+const ENTITY_KEYS: [&str; 8] = [
+    "cloud",
+    "account",
+    "principal",
+    "role",
+    "access_key",
+    "instance",
+    "source_ip",
+    "user_agent",
+];
+
+fn cli_fixture(name: &str) -> String {
+    repo().join("testdata/cli").join(name).display().to_string()
+}
+
+fn sample() -> String {
+    repo().join("testdata/sample").display().to_string()
+}
+
+/// The sample's CloudTrail file (gzip).
+fn sample_cloudtrail_gz() -> PathBuf {
+    let mut found = Vec::new();
+    let mut stack = vec![repo().join("testdata/sample/AWSLogs")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "gz") {
+                found.push(path);
+            }
+        }
+    }
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.remove(0)
+}
+
+/// `credtrail` run in a fresh temporary directory, colour environment cleared.
+fn credtrail(cwd: &TempDir) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_credtrail"));
+    cmd.current_dir(cwd.path()).env_remove("NO_COLOR");
+    cmd
+}
+
+fn tmp() -> TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+/// Parses `jsonl` output, asserting that every line is a JSON object.
+fn jsonl(stdout: &[u8]) -> Vec<Value> {
+    let text = std::str::from_utf8(stdout).unwrap();
+    assert!(text.ends_with('\n'), "output ends with a newline");
+    text.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            assert!(v.is_object(), "{l}");
+            v
+        })
+        .collect()
+}
+
+struct Run {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+    lines: Vec<Value>,
+}
+
+impl Run {
+    fn alerts(&self) -> Vec<&Value> {
+        self.lines.iter().filter(|l| l["type"] == "alert").collect()
+    }
+
+    fn summary(&self) -> &Value {
+        let last = self.lines.last().expect("a summary line");
+        assert_eq!(last["type"], "summary");
+        last
+    }
+
+    fn rules(&self) -> BTreeSet<String> {
+        self.alerts()
+            .iter()
+            .map(|a| a["rule"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// `credtrail scan --format jsonl --no-progress ARGS…` in `cwd`.
+fn scan_jsonl(cwd: &TempDir, args: &[&str]) -> Run {
+    let out = credtrail(cwd)
+        .args(["scan", "--format", "jsonl", "--no-progress"])
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        lines: jsonl(&out.stdout),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(data).unwrap();
+    enc.finish().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// exit codes
+
+#[test]
+fn exit_0_when_nothing_is_found() {
+    let cwd = tmp();
+    let run = scan_jsonl(&cwd, &[&cli_fixture("benign.jsonl")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.alerts().is_empty());
+    assert_eq!(run.lines.len(), 1, "only the summary");
+    assert_eq!(run.summary()["records"]["events"], 4);
+    assert_eq!(run.summary()["records"]["rejected_total"], 0);
+    // Nothing was rejected, so no quarantine file was written anywhere.
+    assert_eq!(std::fs::read_dir(cwd.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn exit_1_when_alerts_are_found() {
+    let cwd = tmp();
+    let run = scan_jsonl(&cwd, &[&sample()]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.rules(), RULES.iter().map(|r| r.to_string()).collect());
+    // The table, the default format, agrees.
+    credtrail(&cwd)
+        .args(["scan", "--no-progress", &sample()])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("instance-credential-exfiltration"));
+}
+
+#[test]
+fn exit_2_when_the_only_path_is_missing() {
+    let cwd = tmp();
+    let missing = cwd.path().join("no-such-dir/AWSLogs");
+    let run = scan_jsonl(&cwd, &[missing.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("nothing could be read"), "{}", run.stderr);
+    assert_eq!(run.summary()["inputs"]["unreadable"], 1);
+    assert_eq!(run.summary()["records"]["rejected"]["unreadable"], 1);
+}
+
+#[test]
+fn exit_2_when_the_only_input_is_garbage() {
+    let cwd = tmp();
+    let run = scan_jsonl(&cwd, &[&cli_fixture("garbage.txt")]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("nothing could be read"), "{}", run.stderr);
+    assert_eq!(run.summary()["records"]["rejected"]["unrecognised_format"], 1);
+}
+
+#[test]
+fn a_missing_path_beside_a_readable_one_is_reported_but_does_not_fail_the_scan() {
+    let cwd = tmp();
+    let run = scan_jsonl(&cwd, &[&cli_fixture("benign.jsonl"), "/nonexistent/credtrail-input"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.summary()["records"]["rejected"]["unreadable"], 1);
+}
+
+#[test]
+fn an_unknown_format_value_is_a_usage_error() {
+    let cwd = tmp();
+    credtrail(&cwd)
+        .args(["scan", "--format", "yaml", &sample()])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("'yaml'").and(predicate::str::contains("--format")))
+        .stderr(predicate::str::contains("table").and(predicate::str::contains("jsonl")));
+    credtrail(&cwd)
+        .args(["scan", "--input-format", "syslog", &sample()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("syslog").and(predicate::str::contains("cloudtrail")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// stdin
+
+#[test]
+fn dash_reads_standard_input() {
+    let cwd = tmp();
+    let input = std::fs::read(cli_fixture("benign.jsonl")).unwrap();
+    let out = credtrail(&cwd)
+        .args(["scan", "--format", "jsonl", "--no-progress", "-"])
+        .write_stdin(input)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let lines = jsonl(&out);
+    assert_eq!(lines.last().unwrap()["records"]["events"], 4);
+    assert_eq!(lines.last().unwrap()["inputs"]["formats"]["cloudtrail"], 1);
+}
+
+#[test]
+fn dash_reads_gzip_from_standard_input_and_cites_it_as_dash() {
+    let cwd = tmp();
+    let out = credtrail(&cwd)
+        .args(["scan", "--format", "jsonl", "--no-progress", "-"])
+        .write_stdin(std::fs::read(sample_cloudtrail_gz()).unwrap())
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let lines = jsonl(&out);
+    let alerts: Vec<&Value> = lines.iter().filter(|l| l["type"] == "alert").collect();
+    assert!(!alerts.is_empty());
+    for a in alerts {
+        for e in a["evidence"].as_array().unwrap() {
+            assert_eq!(e["source"], "-", "{e}");
+        }
+    }
+    // A gzip of JSON lines read the same way.
+    let benign = gzip(&std::fs::read(cli_fixture("benign.jsonl")).unwrap());
+    credtrail(&cwd)
+        .args(["scan", "--format", "jsonl", "--no-progress", "-"])
+        .write_stdin(benign)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(r#""events":4"#));
+}
+
+// ---------------------------------------------------------------------------------------------
+// quarantine
+
+fn quarantine_lines(path: &Path) -> Vec<Value> {
+    jsonl(&std::fs::read(path).unwrap())
+}
+
+#[test]
+fn quarantine_gets_one_json_line_per_rejected_record() {
+    let cwd = tmp();
+    let given = cli_fixture("mixed.jsonl");
+    let q = cwd.path().join("rejected.jsonl");
+    let run = scan_jsonl(&cwd, &["--quarantine", q.to_str().unwrap(), &given]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.summary()["records"]["events"], 3);
+    assert_eq!(
+        run.summary()["records"]["rejected"],
+        serde_json::json!({"invalid_json": 1, "missing_field": 1})
+    );
+    assert_eq!(run.summary()["quarantine"], q.display().to_string());
+    let lines = quarantine_lines(&q);
+    let got: Vec<(String, u64, u64, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["source"].as_str().unwrap().to_string(),
+                l["line"].as_u64().unwrap(),
+                l["index"].as_u64().unwrap(),
+                l["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (given.clone(), 2, 2, "invalid_json".to_string()),
+            (given.clone(), 4, 4, "missing_field".to_string()),
+        ]
+    );
+    for l in &lines {
+        assert!(l["detail"].as_str().is_some_and(|d| !d.is_empty()), "{l}");
+        assert!(l["record"].as_str().is_some_and(|r| r.starts_with('{')), "{l}");
+    }
+    // Only the named quarantine file was written.
+    let names: Vec<_> = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["rejected.jsonl"]);
+}
+
+#[test]
+fn the_default_quarantine_sits_beside_the_output() {
+    let cwd = tmp();
+    let report = cwd.path().join("report.jsonl");
+    credtrail(&cwd)
+        .args(["scan", "--format", "jsonl", "--no-progress", "--output"])
+        .arg(&report)
+        .arg(cli_fixture("mixed.jsonl"))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::is_empty());
+    let q = cwd.path().join("report.jsonl.quarantine.jsonl");
+    assert_eq!(quarantine_lines(&q).len(), 2);
+    let report = jsonl(&std::fs::read(&report).unwrap());
+    assert_eq!(report.last().unwrap()["quarantine"], q.display().to_string());
+    assert!(!cwd.path().join("credtrail-quarantine.jsonl").exists());
+}
+
+#[test]
+fn without_output_the_default_quarantine_is_in_the_working_directory() {
+    let cwd = tmp();
+    let run = scan_jsonl(&cwd, &[&cli_fixture("mixed.jsonl")]);
+    assert_eq!(run.code, 0);
+    assert!(run.stderr.contains("credtrail-quarantine.jsonl"), "{}", run.stderr);
+    assert_eq!(
+        quarantine_lines(&cwd.path().join("credtrail-quarantine.jsonl")).len(),
+        2
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// the jsonl contract
+
+fn is_rfc3339_utc(text: &str) -> bool {
+    let b = text.as_bytes();
+    text.len() >= 20
+        && text.ends_with('Z')
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+}
+
+#[test]
+fn jsonl_lines_follow_the_contract() {
+    let cwd = tmp();
+    let q = cwd.path().join("q.jsonl");
+    let sample = sample();
+    let mixed = cli_fixture("mixed.jsonl");
+    let run = scan_jsonl(&cwd, &["--quarantine", q.to_str().unwrap(), &sample, &mixed]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let (summary, alerts) = run.lines.split_last().unwrap();
+    assert!(!alerts.is_empty());
+    for a in alerts {
+        assert_eq!(a["type"], "alert", "only alert lines before the summary: {a}");
+        let keys: BTreeSet<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ALERT_KEYS.into_iter().collect(), "{a}");
+        assert!(RULES.contains(&a["rule"].as_str().unwrap()), "{a}");
+        assert!(a["variant"].is_null() || a["variant"].is_string(), "{a}");
+        assert!(
+            ["info", "low", "medium", "high", "critical"].contains(&a["severity"].as_str().unwrap()),
+            "{a}"
+        );
+        let (first, last) = (a["first_seen"].as_str().unwrap(), a["last_seen"].as_str().unwrap());
+        assert!(is_rfc3339_utc(first) && is_rfc3339_utc(last), "{a}");
+        assert!(first <= last, "{a}");
+        assert!(a["id"].as_str().is_some_and(|id| !id.is_empty()));
+        assert!(a["title"].as_str().is_some_and(|t| !t.is_empty()));
+        let entities = a["entities"].as_object().unwrap();
+        assert!(entities.keys().all(|k| ENTITY_KEYS.contains(&k.as_str())), "{a}");
+        assert!(entities.values().all(Value::is_string), "{a}");
+        let reasons = a["reasons"].as_array().unwrap();
+        assert!(!reasons.is_empty() && reasons.iter().all(Value::is_string), "{a}");
+        let evidence = a["evidence"].as_array().unwrap();
+        assert!(!evidence.is_empty(), "{a}");
+        for e in evidence {
+            let keys: BTreeSet<&str> = e.as_object().unwrap().keys().map(String::as_str).collect();
+            assert_eq!(keys, BTreeSet::from(["source", "line", "index"]), "{e}");
+            assert!(e["source"].as_str().unwrap().starts_with(&sample), "{e}");
+            assert!(e["line"].as_u64().unwrap() >= 1, "{e}");
+            assert!(e["index"].as_u64().unwrap() >= 1, "{e}");
+        }
+    }
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(
+        summary["records"]["rejected"],
+        serde_json::json!({"invalid_json": 1, "missing_field": 1})
+    );
+    assert_eq!(summary["records"]["rejected_total"], 2);
+    assert_eq!(summary["inputs"]["files"], 6);
+    let by_severity: u64 = summary["alerts"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_severity, alerts.len() as u64);
+
+    // Alert ids are stable across runs.
+    let again = scan_jsonl(&cwd, &["--quarantine", q.to_str().unwrap(), &sample, &mixed]);
+    assert_eq!(again.stdout, run.stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// configuration and suppressions
+
+#[test]
+fn a_config_with_an_unknown_key_fails_naming_the_key_and_the_file() {
+    let cwd = tmp();
+    credtrail(&cwd)
+        .args([
+            "scan",
+            "--no-progress",
+            "--config",
+            &cli_fixture("unknown-key.toml"),
+            &sample(),
+        ])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("rolez").and(predicate::str::contains("unknown-key.toml")));
+}
+
+#[test]
+fn a_suppressed_alert_is_listed_in_the_summary_with_its_reason() {
+    let cwd = tmp();
+    let plain = scan_jsonl(&cwd, &[&sample()]);
+    let imdsv1: Vec<&Value> = plain
+        .alerts()
+        .into_iter()
+        .filter(|a| a["rule"] == "imdsv1-credential-delivery")
+        .collect();
+    assert_eq!(imdsv1.len(), 1);
+
+    let run = scan_jsonl(&cwd, &["--config", &cli_fixture("suppress-sample.toml"), &sample()]);
+    assert_eq!(run.code, 1, "the other alerts remain: {}", run.stderr);
+    assert!(!run.rules().contains("imdsv1-credential-delivery"));
+    assert_eq!(run.alerts().len(), plain.alerts().len() - 1);
+    let suppressed = run.summary()["suppressed"].as_array().unwrap();
+    assert_eq!(suppressed.len(), 1);
+    assert_eq!(suppressed[0]["id"], imdsv1[0]["id"]);
+    assert_eq!(suppressed[0]["rule"], "imdsv1-credential-delivery");
+    let reason = suppressed[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("legacy batch job, IMDSv2 migration tracked in OPS-1234"),
+        "{reason}"
+    );
+    assert_eq!(run.summary()["alerts"]["low"], 0);
+}
+
+#[test]
+fn suppressing_the_only_alert_exits_0() {
+    let cwd = tmp();
+    let plain = scan_jsonl(&cwd, &[&cli_fixture("imdsv1-only.jsonl")]);
+    assert_eq!(plain.code, 1);
+    assert_eq!(
+        plain.rules(),
+        BTreeSet::from(["imdsv1-credential-delivery".to_string()])
+    );
+    let run = scan_jsonl(
+        &cwd,
+        &[
+            "--config",
+            &cli_fixture("suppress-imdsv1-only.toml"),
+            &cli_fixture("imdsv1-only.jsonl"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.alerts().is_empty());
+    let suppressed = run.summary()["suppressed"].as_array().unwrap();
+    assert_eq!(suppressed.len(), 1);
+    assert!(suppressed[0]["reason"].as_str().unwrap().contains("OPS-2041"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// terminal output
+
+#[test]
+fn output_that_is_not_a_terminal_has_no_escape_bytes() {
+    let cwd = tmp();
+    for no_color in [None, Some("1")] {
+        let mut cmd = credtrail(&cwd);
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let out = cmd.args(["scan", &sample()]).output().unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(!out.stdout.is_empty());
+        assert!(!out.stdout.contains(&0x1b), "NO_COLOR={no_color:?}: ESC in stdout");
+        assert!(!out.stderr.contains(&0x1b), "NO_COLOR={no_color:?}: ESC in stderr");
+    }
+}
+
+#[test]
+fn hostile_log_strings_never_reach_the_table_raw() {
+    let cwd = tmp();
+    let out = credtrail(&cwd)
+        .args(["scan", "--no-progress", &cli_fixture("hostile.jsonl")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8(out.stdout).unwrap();
+    // The alert about the stolen credential is there, with the hostile strings made visible...
+    assert!(table.contains("instance-credential-exfiltration"), "{table}");
+    assert!(table.contains("\\u{1b}[2J"), "{table}");
+    assert!(table.contains("\\u{202e}txt.exe"), "{table}");
+    // ...and none of them raw.
+    for (what, c) in [("ESC", '\u{1b}'), ("BEL", '\u{7}'), ("CR", '\r'), ("RLO", '\u{202e}')] {
+        assert!(!table.contains(c), "raw {what} in the table:\n{table}");
+    }
+    assert!(table.chars().all(|c| c == '\n' || !c.is_control()), "{table:?}");
+    // JSON output escapes control characters by construction.
+    let run = scan_jsonl(&cwd, &[&cli_fixture("hostile.jsonl")]);
+    assert!(!run.stdout.contains(&0x1b) && !run.stdout.contains(&b'\r'));
+    let agent = run.alerts()[0]["entities"]["user_agent"].as_str().unwrap().to_string();
+    assert!(
+        agent.contains('\u{1b}') && agent.contains('\u{202e}'),
+        "the data itself is kept: {agent:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// rules, explain, formats
+
+#[test]
+fn rules_lists_the_five_rule_ids() {
+    let cwd = tmp();
+    let out = credtrail(&cwd)
+        .arg("rules")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let ids: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(ids, RULES);
+}
+
+#[test]
+fn explain_prints_the_five_headings() {
+    let cwd = tmp();
+    let out = credtrail(&cwd)
+        .args(["explain", "instance-credential-exfiltration"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let mut at = 0;
+    for heading in [
+        "What it detects",
+        "Why it matters",
+        "Data required",
+        "Known false positives",
+        "Example",
+    ] {
+        let pos = text[at..]
+            .find(heading)
+            .unwrap_or_else(|| panic!("{heading:?} missing or out of order:\n{text}"));
+        at += pos + heading.len();
+    }
+    for rule in RULES {
+        credtrail(&cwd).args(["explain", rule]).assert().code(0);
+    }
+}
+
+#[test]
+fn explain_of_an_unknown_rule_exits_2_and_lists_the_known_ones() {
+    let cwd = tmp();
+    credtrail(&cwd)
+        .args(["explain", "nope"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("nope").and(predicate::str::contains("instance-credential-exfiltration")));
+}
+
+#[test]
+fn formats_lists_cloudtrail_and_aws_inventory() {
+    let cwd = tmp();
+    let out = credtrail(&cwd)
+        .arg("formats")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let names: BTreeSet<&str> = text.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert!(
+        names.contains("cloudtrail") && names.contains("aws-inventory"),
+        "{text}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// time window
+
+#[test]
+fn since_and_until_filter_by_event_time_inclusively() {
+    let cwd = tmp();
+    let all = scan_jsonl(&cwd, &[&sample()]);
+    assert_eq!(all.summary()["records"]["events"], 12);
+
+    // Up to the IMDS downgrade (09:45:00, included): the theft at 10:02 is outside the window.
+    let before = scan_jsonl(&cwd, &["--until", "2026-03-01T09:45:00Z", &sample()]);
+    assert_eq!(before.code, 1, "{}", before.stderr);
+    assert_eq!(before.summary()["records"]["events"], 4);
+    assert_eq!(before.rules(), BTreeSet::from(["imds-hardening-downgrade".to_string()]));
+
+    // From the credential's issue on: the downgrade is outside, the theft inside.
+    let after = scan_jsonl(&cwd, &["--since", "2026-03-01T10:00:00Z", &sample()]);
+    assert_eq!(after.summary()["records"]["events"], 8);
+    assert!(!after.rules().contains("imds-hardening-downgrade"));
+    assert!(after.rules().contains("instance-credential-exfiltration"));
+    for a in after.alerts() {
+        assert!(a["first_seen"].as_str().unwrap() >= "2026-03-01T10:00:00Z", "{a}");
+    }
+
+    // A window holding only two of the stolen credential's calls.
+    let narrow = scan_jsonl(
+        &cwd,
+        &[
+            "--since",
+            "2026-03-01T10:02:30Z",
+            "--until",
+            "2026-03-01T10:02:45+00:00",
+            &sample(),
+        ],
+    );
+    assert_eq!(narrow.summary()["records"]["events"], 2);
+    for a in narrow.alerts() {
+        assert!(a["first_seen"].as_str().unwrap() >= "2026-03-01T10:02:30Z", "{a}");
+        assert!(a["last_seen"].as_str().unwrap() <= "2026-03-01T10:02:45Z", "{a}");
+    }
+
+    credtrail(&cwd)
+        .args(["scan", "--since", "yesterday", &sample()])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--since").and(predicate::str::contains("yesterday")));
+}
