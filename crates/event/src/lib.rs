@@ -8,6 +8,7 @@
 pub mod cloud_api;
 pub mod fact;
 pub mod ip_ranges;
+pub mod metadata;
 pub mod origin;
 pub mod time;
 pub mod workload;
@@ -15,6 +16,7 @@ pub mod workload;
 pub use cloud_api::{CloudApiCall, Identity, IdentityKind, IssuedCredential, MetadataOptionsChange, SourceAddress};
 pub use fact::{Fact, Inventory};
 pub use ip_ranges::{CloudRanges, Provider, RangeMatch};
+pub use metadata::{MetadataGrade, MetadataProvider, MetadataTarget};
 pub use origin::{FileId, Origin};
 pub use time::Timestamp;
 pub use workload::{Workload, WorkloadKind};
