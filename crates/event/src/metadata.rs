@@ -262,11 +262,12 @@ pub fn canonical_target(target: &str, host_header: Option<&str>) -> Option<Metad
 /// attributes are all found, and the rounds it took are reported as encodings.
 ///
 /// A host with a scheme (`scheme://`, `http:host`, userinfo after a scheme, `//host`) counts in
-/// any form. Without one, text is full of numbers and words, so only unambiguous forms count
-/// alone: a dotted quad (any base), an IPv6 literal, a dotted name (`metadata.google.internal`,
-/// `169.254.169.254.nip.io`). A bare integer, a short form or `instance-data` counts only when a
-/// value starts with it and a path or port follows (`0xA9FEA9FE/latest`); bare `metadata` only
-/// before `/computeMetadata`; `localhost` only with Azure Arc's port 40342.
+/// any form. Without one, text is full of numbers and words, so: a dotted quad (any base), an
+/// IPv6 literal or a dotted name (`metadata.google.internal`, `169.254.169.254.nip.io`) counts
+/// anywhere; an integer or short form (`2852039166`, `0xA9FEA9FE/latest`) where a value starts,
+/// not inside a path; an overflowed integer or `instance-data` only where a value starts and a
+/// path or port follows; bare `metadata` only before `/computeMetadata`; `localhost` only with
+/// Azure Arc's port 40342.
 ///
 /// Targets come out in the order met, the plainest layer first, each (provider, endpoint, path,
 /// grade) once.
@@ -901,8 +902,20 @@ enum Addr {
 #[derive(Debug)]
 struct Host {
     addr: Addr,
-    /// Unambiguous even without a scheme: a 4-part dotted address, IPv6, a dotted name.
-    strong: bool,
+    strength: Strength,
+}
+
+/// How much a host form says on its own, without a scheme (see [`find_targets`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Strength {
+    /// Unambiguous anywhere: a 4-part dotted address, IPv6, a dotted name.
+    Strong,
+    /// An integer or short form: it could be a number in text, but only one number in 2^32 is
+    /// this address, so it counts where a value starts (not in the middle of a path).
+    Exact,
+    /// An overflowed number (one 64-bit value in 2^32 wraps to it: pointers, snowflake ids) or a
+    /// single-label name that is also an English word: needs a value start and a path or port.
+    Weak,
 }
 
 /// Undo the host disguises: Unicode folding, brackets and zone ids, trailing dot, case, every
@@ -919,11 +932,17 @@ fn canon_host(raw: &str, flags: &mut Flags) -> Option<Host> {
     }
     if let Some(inner) = s.strip_prefix('[') {
         let addr = canon_ipv6(inner.strip_suffix(']')?, flags)?;
-        return Some(Host { addr, strong: true });
+        return Some(Host {
+            addr,
+            strength: Strength::Strong,
+        });
     }
     if s.contains(':') {
         let addr = canon_ipv6(s, flags)?;
-        return Some(Host { addr, strong: true });
+        return Some(Host {
+            addr,
+            strength: Strength::Strong,
+        });
     }
     let s = match s.strip_suffix('.') {
         Some(stripped) => {
@@ -939,7 +958,11 @@ fn canon_host(raw: &str, flags: &mut Flags) -> Option<Host> {
         if let Some(v4) = parse_ipv4(s, flags) {
             return Some(Host {
                 addr: Addr::V4(v4.addr),
-                strong: v4.parts == 4 && !v4.overflow,
+                strength: match (v4.overflow, v4.parts) {
+                    (true, _) => Strength::Weak,
+                    (false, 4) => Strength::Strong,
+                    (false, _) => Strength::Exact,
+                },
             });
         }
         // WHATWG fails such a host; a name that merely ends in digits may still spell an address
@@ -960,10 +983,14 @@ fn canon_host(raw: &str, flags: &mut Flags) -> Option<Host> {
         flags.add(enc::UPPER_CASE);
     }
     let name = s.to_ascii_lowercase();
-    let strong = name.contains('.');
+    let strength = if name.contains('.') {
+        Strength::Strong
+    } else {
+        Strength::Weak
+    };
     Some(Host {
         addr: Addr::Name(name),
-        strong,
+        strength,
     })
 }
 
@@ -1510,7 +1537,11 @@ fn evaluate(host: &str, port: Option<u16>, path: Option<&str>, ctx: Ctx, mut fla
         Ctx::Bare { value_start } => match service {
             Service::Loopback => true, // the port decides, in `classify`
             Service::GcpName("metadata") => value_start && path.to_ascii_lowercase().starts_with("/computemetadata"),
-            _ => canon.strong || (value_start && (port.is_some() || path.len() > 1)),
+            _ => match canon.strength {
+                Strength::Strong => true,
+                Strength::Exact => value_start,
+                Strength::Weak => value_start && (port.is_some() || path.len() > 1),
+            },
         },
     };
     if !accepted {
@@ -1913,10 +1944,15 @@ mod tests {
         assert_eq!(one("connect localhost:40342").provider, MetadataProvider::AzureArc);
         assert_eq!(one("metadata.google.internal").endpoint, "metadata.google.internal");
         assert_eq!(one("--url 169.254.169.254").endpoint, "169.254.169.254");
-        // Weak forms need a value start and a path or port.
-        none("id=2852039166");
-        none("v=169.16689662");
+        // Integers and short forms count where a value starts, not inside a path.
+        assert_eq!(one("id=2852039166").encodings, [enc::SCHEME_LESS, enc::IPV4_INTEGER]);
+        imds(&one("v=169.16689662"));
         none("/api/items/2852039166/latest");
+        // Overflowed numbers and single-label names also need a path or port.
+        none("ptr=0x41414141A9FEA9FE");
+        none("id=7147006462");
+        none("type=instance-data");
+        imds(&one("id=7147006462/latest"));
         none("/docs/instance-data/latest");
         none("see metadata/README");
     }
