@@ -524,12 +524,7 @@ fn scan(s: &str, next: Option<Layer>, layer_flags: &Flags, found: &mut Vec<Metad
         let trimmed = s[host_start..host_end].trim_start_matches(['-', '.']);
         let host_start = host_end - trimmed.len();
         let (port, port_end) = port_after(b, host_end);
-        let (path, end) = if matches!(b.get(port_end), Some(b'/' | b'\\')) {
-            let path_end = path_end(s, port_end);
-            (Some(&s[port_end..path_end]), path_end)
-        } else {
-            (None, port_end)
-        };
+        let has_path = matches!(b.get(port_end), Some(b'/' | b'\\'));
         // Scanning resumes after the host, so hosts in the path of another URL are seen
         // (`http://proxy.example/http://169.254.169.254/`); after a target, past its path.
         i = host_end.max(i + 1);
@@ -543,14 +538,22 @@ fn scan(s: &str, next: Option<Layer>, layer_flags: &Flags, found: &mut Vec<Metad
                 continue;
             }
         }
-        let mut flags = layer_flags.clone();
-        let ctx = host_context(b, host_start, &mut flags);
         let mut host = &s[host_start..host_end];
-        if matches!(ctx, Ctx::Bare { .. }) && path.is_none() && port.is_none() {
+        if !has_path && port.is_none() {
             // Sentence punctuation, not a trailing-dot disguise.
             host = host.trim_end_matches('.');
         }
-        if let Some(target) = evaluate(host, port, path, ctx, flags) {
+        // The service first: the path and the context are only read for one.
+        let mut host_flags = Flags::default();
+        let Some((canon, service)) = identify(host, &mut host_flags) else {
+            continue;
+        };
+        let mut flags = layer_flags.clone();
+        let ctx = host_context(b, host_start, &mut flags);
+        flags.extend(host_flags);
+        let end = if has_path { path_end(s, port_end) } else { port_end };
+        let path = has_path.then(|| &s[port_end..end]);
+        if let Some(target) = decide(canon, service, port, path, ctx, flags) {
             let duplicate = found.iter().any(|f| {
                 f.provider == target.provider
                     && f.grade == target.grade
@@ -605,11 +608,16 @@ fn bracket_end(b: &[u8], start: usize) -> Option<usize> {
 }
 
 /// An unbracketed IPv6 literal (`fd00:ec2::254`, `::ffff:169.254.169.254`) starting at `start`.
+/// Bounded: the longest literal is 45 characters, and the scanner tries every `::`.
 fn bare_ipv6_end(s: &str, start: usize) -> Option<usize> {
+    const MAX_IPV6_LEN: usize = 64;
     let b = s.as_bytes();
     let mut end = start;
     while end < b.len() && (b[end].is_ascii_hexdigit() || b[end] == b':' || b[end] == b'.') {
         end += 1;
+        if end - start > MAX_IPV6_LEN {
+            return None;
+        }
     }
     let body = &s[start..end];
     let colons = body.bytes().filter(|&c| c == b':').count();
@@ -716,9 +724,7 @@ fn host_context(b: &[u8], start: usize, flags: &mut Flags) -> Ctx {
                 let mut outer = Flags::default();
                 if slash_context(b, authority_start, &mut outer) == Ctx::Url {
                     flags.add(enc::USERINFO);
-                    for f in outer.0 {
-                        flags.add(f);
-                    }
+                    flags.extend(outer);
                     return Ctx::Url;
                 }
             }
@@ -888,6 +894,12 @@ impl Flags {
     fn add(&mut self, flag: &'static str) {
         if !self.0.contains(&flag) {
             self.0.push(flag);
+        }
+    }
+
+    fn extend(&mut self, other: Flags) {
+        for flag in other.0 {
+            self.add(flag);
         }
     }
 }
@@ -1529,8 +1541,26 @@ fn classify(service: Service, port: Option<u16>, path: &str) -> Option<(Metadata
 
 /// Canonicalise one candidate and decide whether it is a target in its context.
 fn evaluate(host: &str, port: Option<u16>, path: Option<&str>, ctx: Ctx, mut flags: Flags) -> Option<MetadataTarget> {
-    let canon = canon_host(host, &mut flags)?;
-    let service = service_of(&canon.addr, &mut flags)?;
+    let (canon, service) = identify(host, &mut flags)?;
+    decide(canon, service, port, path, ctx, flags)
+}
+
+/// The metadata service a host reaches, if any.
+fn identify(host: &str, flags: &mut Flags) -> Option<(Host, Service)> {
+    let canon = canon_host(host, flags)?;
+    let service = service_of(&canon.addr, flags)?;
+    Some((canon, service))
+}
+
+/// Whether a host of a metadata service is a target in its context, and which.
+fn decide(
+    canon: Host,
+    service: Service,
+    port: Option<u16>,
+    path: Option<&str>,
+    ctx: Ctx,
+    mut flags: Flags,
+) -> Option<MetadataTarget> {
     let path = canonical_path(path.unwrap_or(""), &mut flags);
     let accepted = match ctx {
         Ctx::Explicit | Ctx::Url => true,

@@ -604,3 +604,110 @@ proptest! {
         }
     }
 }
+
+/// Pieces that exercise every branch of the scanner and the decoders when glued at random.
+const FRAGMENTS: &[&str] = &[
+    "%",
+    "%2",
+    "%25",
+    "%3A",
+    "%2F",
+    "\\u",
+    "\\ud800",
+    "\\udc00",
+    "\\u002f",
+    "&#",
+    "&#x",
+    "&#58;",
+    ";",
+    "[",
+    "]",
+    ":",
+    "::",
+    "@",
+    "/",
+    "\\",
+    ".",
+    "-",
+    "169",
+    "254",
+    "0x",
+    "0",
+    "a9fe",
+    "ffff",
+    "fd00",
+    "①",
+    "⓪",
+    "。",
+    "｡",
+    "．",
+    "１",
+    "\u{AD}",
+    "\u{FDFA}",
+    "é",
+    "http:",
+    "//",
+    "gopher://",
+    "metadata",
+    "instance-data",
+    "localhost",
+    "nip.io",
+    "rbndr.us",
+    "?",
+    "#",
+    " ",
+    "\"",
+    "=",
+    "&",
+    "40342",
+    "latest",
+    "api",
+    "token",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// No input panics either entry point (both read attacker-controlled text).
+    #[test]
+    fn arbitrary_text_never_panics(
+        pieces in prop::collection::vec(prop::sample::select(FRAGMENTS), 0..40),
+        noise in ".{0,40}",
+        host in ".{0,20}",
+    ) {
+        let text = pieces.concat() + &noise;
+        let _ = find_targets(&text);
+        let _ = canonical_target(&text, Some(&host));
+        let _ = canonical_target(&noise, Some(&text));
+    }
+}
+
+/// The scanner stays linear on inputs built to make a naive one quadratic (every `::` an IPv6
+/// candidate, every run followed by a long path, every `@` a userinfo look-back, nested escapes).
+/// The bound is loose on purpose: a quadratic scan of a megabyte takes minutes.
+#[test]
+fn pathological_inputs_stay_linear() {
+    let inputs = [
+        ":".repeat(1 << 20),
+        "a1/".repeat(1 << 18),
+        "@a1".repeat(1 << 18),
+        "%25".repeat(1 << 18),
+        "[".repeat(1 << 20),
+        "1.".repeat(1 << 19),
+        "\\u0031".repeat(1 << 17),
+        "&#49;".repeat(1 << 17),
+        "①".repeat(1 << 17),
+        "169.254.169.254/".repeat(1 << 16),
+        "http://".repeat(1 << 17),
+    ];
+    for text in &inputs {
+        let start = std::time::Instant::now();
+        let _ = find_targets(text);
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed < std::time::Duration::from_secs(10),
+            "{:?}…: {elapsed:?}",
+            &text[..16]
+        );
+    }
+}
