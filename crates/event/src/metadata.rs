@@ -189,7 +189,8 @@ const PERCENT_ROUNDS: [&str; 4] = [
 /// Percent-decoding stops at a fixed point or after this many rounds: deeper nesting is not seen
 /// in the wild, and each round copies the text.
 const MAX_PERCENT_ROUNDS: usize = PERCENT_ROUNDS.len();
-/// Percent rounds plus one JSON and one HTML round, plus one more percent round after them.
+/// Layers scanned: the text as found, up to four percent rounds, one JSON and one HTML round
+/// (either may reveal more percent-encoding, which the unused percent rounds then undo).
 const MAX_LAYERS: usize = MAX_PERCENT_ROUNDS + 3;
 /// A longer run of host characters is not a host (DNS names stop at 253; Unicode forms are longer).
 const MAX_HOST_LEN: usize = 512;
@@ -279,8 +280,13 @@ pub fn find_targets(text: &str) -> Vec<MetadataTarget> {
     let mut layer: Cow<'_, str> = Cow::Borrowed(text);
     let mut flags = Flags::default();
     let mut percent_rounds = 0;
-    for _ in 0..MAX_LAYERS {
-        let next = decode_layer(&layer, percent_rounds < MAX_PERCENT_ROUNDS);
+    for round in 0..MAX_LAYERS {
+        // The last layer is read as final: nothing is left for a later layer to complete.
+        let next = if round + 1 < MAX_LAYERS {
+            decode_layer(&layer, percent_rounds < MAX_PERCENT_ROUNDS)
+        } else {
+            None
+        };
         scan(&layer, next.as_ref().map(|(_, kind)| *kind), &flags, &mut found);
         let Some((decoded, kind)) = next else { break };
         match kind {
@@ -1914,6 +1920,12 @@ mod tests {
         );
         let four = one("u=http%2525253A%2525252F%2525252F169.254.169.254");
         assert_eq!(four.encodings, [enc::QUADRUPLE_PERCENT_ENCODED]);
+        // Past the last round, what is left is read as it is.
+        let five = one("u=http%2525253A%2525252F%2525252F169.254.169.254%252525252Flatest");
+        assert_eq!(
+            (five.path.as_str(), five.encodings.as_slice()),
+            ("/", &[enc::QUADRUPLE_PERCENT_ENCODED][..])
+        );
         let json = one(r#"{"webhook":"http:\/\/169.254.169.254\/latest\/meta-data\/iam\/security-credentials\/"}"#);
         assert_eq!(
             (json.grade, json.path.as_str()),
