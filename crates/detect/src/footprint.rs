@@ -226,7 +226,9 @@ pub fn workload_use(call: &CloudApiCall) -> Option<(&Workload, Place)> {
 
 impl Footprint {
     pub fn observe(&mut self, event: &Event) {
-        let Body::CloudApiCall(call) = &event.body;
+        let Body::CloudApiCall(call) = &event.body else {
+            return;
+        };
         if call.identity.is_human() {
             if let (Some(ip), Some(arn)) = (call.source.as_ref().and_then(SourceAddress::ip), &call.identity.arn) {
                 insert_capped(self.humans.entry(ip).or_default(), arn.clone(), 8);

@@ -7,6 +7,7 @@
 
 pub mod cloud_api;
 pub mod fact;
+pub mod http;
 pub mod ip_ranges;
 pub mod metadata;
 pub mod origin;
@@ -15,6 +16,7 @@ pub mod workload;
 
 pub use cloud_api::{CloudApiCall, Identity, IdentityKind, IssuedCredential, MetadataOptionsChange, SourceAddress};
 pub use fact::{Fact, Inventory};
+pub use http::{HttpRequest, HttpSensor, WafDecision, WafRuleMatch};
 pub use ip_ranges::{CloudRanges, Provider, RangeMatch};
 pub use metadata::{MetadataGrade, MetadataProvider, MetadataTarget};
 pub use origin::{FileId, Origin};
@@ -34,4 +36,5 @@ pub struct Event {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Body {
     CloudApiCall(Box<CloudApiCall>),
+    HttpRequest(Box<HttpRequest>),
 }

@@ -34,7 +34,9 @@ impl Detector for ImdsHardeningDowngrade {
     }
 
     fn observe(&self, state: &mut State, event: &Event) {
-        let Body::CloudApiCall(call) = &event.body;
+        let Body::CloudApiCall(call) = &event.body else {
+            return;
+        };
         let Some(change) = &call.metadata_options else { return };
         if call.error_code.is_some() {
             return;

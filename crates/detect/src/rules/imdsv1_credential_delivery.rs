@@ -64,7 +64,9 @@ impl Detector for Imdsv1CredentialDelivery {
     }
 
     fn observe(&self, state: &mut State, event: &Event) {
-        let Body::CloudApiCall(call) = &event.body;
+        let Body::CloudApiCall(call) = &event.body else {
+            return;
+        };
         let Some(workload) = &call.workload else { return };
         if workload.kind != WorkloadKind::Ec2Instance || call.identity.role_delivery.as_deref() != Some("1.0") {
             return;

@@ -81,7 +81,9 @@ impl Detector for InstanceCredentialAccessDeniedBurst {
     }
 
     fn observe(&self, state: &mut State, event: &Event) {
-        let Body::CloudApiCall(call) = &event.body;
+        let Body::CloudApiCall(call) = &event.body else {
+            return;
+        };
         let Some(workload) = &call.workload else { return };
         if !call.is_access_denied() || benign_channel(call).is_some() {
             return;

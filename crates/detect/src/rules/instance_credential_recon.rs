@@ -143,7 +143,9 @@ impl Detector for InstanceCredentialRecon {
 
     fn observe(&self, state: &mut State, event: &Event) {
         state.footprint.observe(event);
-        let Body::CloudApiCall(call) = &event.body;
+        let Body::CloudApiCall(call) = &event.body else {
+            return;
+        };
         if benign_channel(call).is_some() {
             return;
         }
