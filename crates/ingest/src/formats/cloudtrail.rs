@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::{Format, ParsedFile};
 use crate::diagnostic::{excerpt, Reason};
 use crate::json_stream::{
-    array_elements, find_top_level_array, find_top_level_value, top_level_values, LineCounter, Span,
+    array_elements, find_top_level_array, find_top_level_value, top_level_values_with_array, LineCounter, Span,
 };
 
 pub struct CloudTrail;
@@ -59,7 +59,9 @@ impl Format for CloudTrail {
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
         let mut index = 0u64;
         let mut lines = LineCounter::new(buf);
-        for top in top_level_values(buf) {
+        // The first value's record array is framed once, while the value itself is.
+        let (tops, mut known) = top_level_values_with_array(buf, b"Records");
+        for top in tops {
             let (span, truncated) = match top {
                 Ok(span) => (span, false),
                 Err(cut) => (
@@ -78,7 +80,17 @@ impl Format for CloudTrail {
             };
             match records {
                 Some(open) => {
-                    for element in array_elements(buf, open, &mut lines) {
+                    let elements = match known.take() {
+                        Some(k) if k.open == open => {
+                            // Leave the line counter where framing the array here would have.
+                            if let Some(Ok(last)) = k.elements.last() {
+                                lines.skip_to(last.start);
+                            }
+                            k.elements
+                        }
+                        _ => array_elements(buf, open, &mut lines),
+                    };
+                    for element in elements {
                         index += 1;
                         match element {
                             Ok(el) => record(buf, el, index, file, out),
@@ -137,32 +149,74 @@ impl<'de> Deserialize<'de> for Flag {
     }
 }
 
+/// An optional string field that borrows from the input when it can. serde's own `Cow<str>` only
+/// borrows when it is not wrapped in an `Option`; wrapped, every field was copied into a `String`
+/// that `build` then copied again. Accepts and rejects exactly what a `String` field does, with
+/// the same messages.
+fn borrowed_str<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    struct Text<'a>(Cow<'a, str>);
+    impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Cow<'de, str>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                    Ok(Cow::Borrowed(v))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                    Ok(Cow::Owned(v.to_owned()))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                    Ok(Cow::Owned(v))
+                }
+                fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+                    match std::str::from_utf8(v) {
+                        Ok(s) => Ok(Cow::Owned(s.to_owned())),
+                        Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(v), &self)),
+                    }
+                }
+                fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
+                    match String::from_utf8(v) {
+                        Ok(s) => Ok(Cow::Owned(s)),
+                        Err(e) => Err(E::invalid_value(serde::de::Unexpected::Bytes(&e.into_bytes()), &self)),
+                    }
+                }
+            }
+            d.deserialize_string(V).map(Text)
+        }
+    }
+    Ok(Option::<Text<'a>>::deserialize(d)?.map(|t| t.0))
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct RawRecord<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     event_time: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "@timestamp")]
+    #[serde(borrow, rename = "@timestamp", default, deserialize_with = "borrowed_str")]
     at_timestamp: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     event_source: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     event_name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     aws_region: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "sourceIPAddress")]
+    #[serde(borrow, rename = "sourceIPAddress", default, deserialize_with = "borrowed_str")]
     source_ip_address: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     user_agent: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     error_code: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     recipient_account_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     vpc_endpoint_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     vpc_endpoint_account_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     event_type: Option<Cow<'a, str>>,
     read_only: Option<Flag>,
     #[serde(borrow)]
@@ -180,19 +234,19 @@ struct RawRecord<'a> {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct RawIdentity<'a> {
-    #[serde(borrow, rename = "type")]
+    #[serde(borrow, rename = "type", default, deserialize_with = "borrowed_str")]
     kind: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     arn: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     account_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     access_key_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     principal_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     user_name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     invoked_by: Option<Cow<'a, str>>,
     #[serde(borrow)]
     session_context: Option<RawSessionContext<'a>>,
@@ -203,9 +257,9 @@ struct RawIdentity<'a> {
 struct RawSessionContext<'a> {
     #[serde(borrow)]
     session_issuer: Option<RawIssuer<'a>>,
-    #[serde(borrow, rename = "ec2RoleDelivery")]
+    #[serde(borrow, rename = "ec2RoleDelivery", default, deserialize_with = "borrowed_str")]
     ec2_role_delivery: Option<Cow<'a, str>>,
-    #[serde(borrow, rename = "ec2IssuedInVPC")]
+    #[serde(borrow, rename = "ec2IssuedInVPC", default, deserialize_with = "borrowed_str")]
     ec2_issued_in_vpc: Option<Cow<'a, str>>,
     #[serde(borrow)]
     attributes: Option<RawAttributes<'a>>,
@@ -213,14 +267,14 @@ struct RawSessionContext<'a> {
 
 #[derive(Deserialize, Default)]
 struct RawIssuer<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     arn: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 struct RawAttributes<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
     creation_date: Option<Cow<'a, str>>,
 }
 
@@ -555,6 +609,161 @@ fn merge_into(map: &mut serde_json::Map<String, Value>, key: &str, value: Value)
         }
         (_, value) => {
             map.insert(key.to_string(), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `borrowed_str` must accept, reject and word its errors exactly as a plain optional `Cow`.
+    #[test]
+    fn borrowed_fields_read_as_owned_ones_did() {
+        #[derive(Deserialize, Debug)]
+        struct Plain<'a> {
+            #[serde(borrow)]
+            a: Option<Cow<'a, str>>,
+        }
+        #[derive(Deserialize, Debug)]
+        struct Fast<'a> {
+            #[serde(borrow, default, deserialize_with = "borrowed_str")]
+            a: Option<Cow<'a, str>>,
+        }
+        let inputs: &[&[u8]] = &[
+            br#"{"a":"x"}"#,
+            br#"{"a":"x\ny\u00e9"}"#,
+            br#"{"a":null}"#,
+            br#"{}"#,
+            br#"{"a":5}"#,
+            br#"{"a":-1.5}"#,
+            br#"{"a":true}"#,
+            br#"{"a":[1]}"#,
+            br#"{"a":{"b":1}}"#,
+            br#"{"a":"x","a":"y"}"#,
+            br#"{"a":"\ud800"}"#,
+            b"{\"a\":\"\xff\"}",
+            br#"{"a":"x"#,
+            br#"{"b":1,"a":"x"}"#,
+        ];
+        for input in inputs {
+            let plain = sonic_rs::from_slice::<Plain<'_>>(input).map(|p| p.a.map(Cow::into_owned));
+            let fast = sonic_rs::from_slice::<Fast<'_>>(input).map(|p| p.a.map(Cow::into_owned));
+            assert_eq!(
+                format!("{plain:?}"),
+                format!("{fast:?}"),
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+        }
+        let fast: Fast<'_> = sonic_rs::from_slice(br#"{"a":"plain"}"#).unwrap();
+        assert!(matches!(fast.a, Some(Cow::Borrowed("plain"))));
+    }
+
+    /// The parse as it was before the first value's records were framed in one walk.
+    fn reference_parse(buf: &[u8], file: FileId) -> ParsedFile {
+        let mut out = ParsedFile::default();
+        let mut index = 0u64;
+        let mut lines = LineCounter::new(buf);
+        for top in crate::json_stream::top_level_values(buf) {
+            let (span, truncated) = match top {
+                Ok(span) => (span, false),
+                Err(cut) => (
+                    Span {
+                        start: cut.start,
+                        end: buf.len(),
+                        line: cut.line,
+                    },
+                    true,
+                ),
+            };
+            let records = match buf[span.start] {
+                b'[' => Some(span.start),
+                b'{' => find_top_level_array(buf, span, b"Records"),
+                _ => None,
+            };
+            match records {
+                Some(open) => {
+                    for element in array_elements(buf, open, &mut lines) {
+                        index += 1;
+                        match element {
+                            Ok(el) => record(buf, el, index, file, &mut out),
+                            Err(cut) => {
+                                out.records += 1;
+                                out.diagnose(
+                                    (file, cut.line, Some(index)),
+                                    NAME,
+                                    Reason::InvalidJson,
+                                    "record is cut off (truncated file or unbalanced brackets); the records before it were read",
+                                    Some(excerpt(&buf[cut.start..])),
+                                );
+                            }
+                        }
+                    }
+                }
+                None if truncated => {
+                    index += 1;
+                    out.records += 1;
+                    out.diagnose(
+                        (file, span.line, Some(index)),
+                        NAME,
+                        Reason::InvalidJson,
+                        "JSON value does not end (truncated file or unbalanced brackets)",
+                        Some(excerpt(&buf[span.start..])),
+                    );
+                }
+                None => {
+                    index += 1;
+                    record(buf, span, index, file, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    fn pieces() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        const RECORD: &str = r#"{"eventTime":"2024-01-02T03:04:05Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","sourceIPAddress":"198.51.100.7","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/r/i-0123456789abcdef0","accessKeyId":"ASIAEXAMPLE"}}"#;
+        let piece = prop_oneof![
+            Just(RECORD),
+            Just(r#"{"Records":["#),
+            Just(r#"{"x":1,"Records":["#),
+            Just("]}"),
+            Just("]"),
+            Just("["),
+            Just("{"),
+            Just("}"),
+            Just(","),
+            Just("\n"),
+            Just(" "),
+            Just("\""),
+            Just("1"),
+            Just(r#"{"eventName":5}"#),
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|p| p.concat().into_bytes())
+    }
+
+    /// A first line cut after a record, read as JSON lines (see `json_stream`), whose record array
+    /// still runs on over the later lines: the lines cited for the records of line 2 are the ones
+    /// the two-walk parse cited.
+    #[test]
+    fn records_after_a_multi_line_first_value_cite_the_same_lines() {
+        let rec = r#"{"eventTime":"2024-01-02T03:04:05Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets"}"#;
+        let buf = format!("{{\"Records\":[{rec},\n{{\"Records\":[{rec}]}}\n,{rec}]}}\n");
+        let mut fast = ParsedFile::default();
+        CloudTrail.parse(buf.as_bytes(), FileId(0), &mut fast);
+        let slow = reference_parse(buf.as_bytes(), FileId(0));
+        assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+        assert_eq!(fast.events.len(), 3);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_matches_the_two_walk_reference(buf in pieces()) {
+            let mut fast = ParsedFile::default();
+            CloudTrail.parse(&buf, FileId(0), &mut fast);
+            let slow = reference_parse(&buf, FileId(0));
+            proptest::prop_assert_eq!(format!("{:?}", fast), format!("{:?}", slow));
         }
     }
 }
