@@ -80,7 +80,9 @@ fn digest(p: &ParsedFile) -> String {
 
 fn events_digest(p: &ParsedFile, out: &mut String) {
     for e in &p.events {
-        let Body::CloudApiCall(c) = &e.body;
+        let Body::CloudApiCall(c) = &e.body else {
+            panic!("expected a cloud API call")
+        };
         let id = &c.identity;
         writeln!(
             out,
@@ -193,7 +195,9 @@ fn actions(p: &ParsedFile) -> Vec<String> {
     p.events
         .iter()
         .map(|e| {
-            let Body::CloudApiCall(c) = &e.body;
+            let Body::CloudApiCall(c) = &e.body else {
+                panic!("expected a cloud API call")
+            };
             c.qualified_action()
         })
         .collect()
@@ -273,13 +277,17 @@ fn records_document_on_one_line_as_s3_delivers_it() {
             "iam:ListRoles"
         ]
     );
-    let Body::CloudApiCall(issue) = &p.events[1].body;
+    let Body::CloudApiCall(issue) = &p.events[1].body else {
+        panic!("expected a cloud API call")
+    };
     let issued = issue
         .issued_credential
         .as_ref()
         .expect("AssumeRole by EC2 issues a credential");
     assert_eq!(issued.access_key, "ASIAEXAMPLEORDERS001");
-    let Body::CloudApiCall(stolen) = &p.events[3].body;
+    let Body::CloudApiCall(stolen) = &p.events[3].body else {
+        panic!("expected a cloud API call")
+    };
     assert_eq!(stolen.identity.role_delivery.as_deref(), Some("1.0"));
     assert_eq!(
         stolen.workload.as_ref().map(|w| w.id.as_str()),
@@ -316,7 +324,9 @@ fn json_lines_one_event_per_line_with_a_blank_line() {
     assert_clean(&p, 4);
     // Line 3 is blank: it is neither a record nor a diagnostic, and numbering goes on after it.
     assert_eq!(event_positions(&p), [(1, 1), (2, 2), (4, 3), (5, 4)]);
-    let Body::CloudApiCall(vpce) = &p.events[2].body;
+    let Body::CloudApiCall(vpce) = &p.events[2].body else {
+        panic!("expected a cloud API call")
+    };
     assert_eq!(vpce.event_type.as_deref(), Some("AwsVpceEvent"));
     assert_eq!(vpce.error_code.as_deref(), Some("VpceAccessDenied"));
     // An offset time is normalised to UTC.
@@ -364,7 +374,9 @@ fn filebeat_ecs_records_nested() {
     assert_clean(&p, 3);
     assert_eq!(event_positions(&p), [(1, 1), (2, 2), (3, 3)]);
     assert_eq!(actions(&p), ["sts:GetCallerIdentity", "iam:ListUsers", "s3:PutObject"]);
-    let Body::CloudApiCall(c) = &p.events[1].body;
+    let Body::CloudApiCall(c) = &p.events[1].body else {
+        panic!("expected a cloud API call")
+    };
     assert_eq!(c.error_code.as_deref(), Some("AccessDenied"));
     assert_eq!(c.identity.access_key.as_deref(), Some("ASIAEXAMPLEORDERS008"));
     assert_eq!(c.workload.as_ref().map(|w| w.role.as_str()), Some("orders-api-role"));
@@ -831,7 +843,9 @@ fn stratus_steal_instance_credentials_detonation_parses_completely_with_true_lin
             "{",
             "record {index} starts on its own `{{` line"
         );
-        let Body::CloudApiCall(c) = &e.body;
+        let Body::CloudApiCall(c) = &e.body else {
+            panic!("expected a cloud API call")
+        };
         assert_eq!(
             c.identity.arn.as_deref(),
             Some("arn:aws:sts::017622104382:assumed-role/stratus-red-team-ec2-steal-credentials-role/i-786a3A8B5C0d92eF4")
