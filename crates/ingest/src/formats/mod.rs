@@ -2,6 +2,7 @@
 //! [`FORMATS`].
 
 mod aws_inventory;
+mod aws_waf;
 mod cloudtrail;
 
 use credtrail_event::{Event, Fact, FileId};
@@ -11,6 +12,7 @@ use crate::diagnostic::{Diagnostic, Reason};
 use crate::input::{InputFile, InputSource};
 
 pub use aws_inventory::AwsInventory;
+pub use aws_waf::AwsWaf;
 pub use cloudtrail::CloudTrail;
 
 /// A log or inventory format.
@@ -27,7 +29,7 @@ pub trait Format: Sync {
 }
 
 /// Every format, most specific first: sniffing takes the first that accepts.
-pub static FORMATS: &[&dyn Format] = &[&AwsInventory, &CloudTrail];
+pub static FORMATS: &[&dyn Format] = &[&AwsInventory, &AwsWaf, &CloudTrail];
 
 pub fn find_format(name: &str) -> Option<&'static dyn Format> {
     FORMATS.iter().copied().find(|f| f.name() == name)

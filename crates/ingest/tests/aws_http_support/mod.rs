@@ -1,0 +1,211 @@
+//! Helpers shared by the golden tests of the AWS web formats (WAF, ELB, CloudFront): parse a
+//! fixture through [`parse_file`] as a scan would, and reduce the result to a readable digest
+//! (one block per HTTP request, one line per diagnostic) for `insta`.
+
+#![allow(clippy::unwrap_used, dead_code)] // test helpers: a failed unwrap is a failed test
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use credtrail_event::{Body, FileId, HttpRequest};
+use credtrail_ingest::decode::{Compression, DEFAULT_CAP};
+use credtrail_ingest::{parse_file, InputFile, InputSource, ParsedFile};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("testdata/formats").join(rel)
+}
+
+/// `../shared` beside the repository, as CI lays it out.
+pub fn shared(rel: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: tests expect the shared corpora at ../shared beside the repository",
+        path.display()
+    );
+    path
+}
+
+pub fn parse(path: &Path) -> ParsedFile {
+    let input = InputFile {
+        display: path.display().to_string(),
+        source: InputSource::Path(path.to_path_buf()),
+    };
+    parse_file(&input, FileId(0), None, DEFAULT_CAP)
+}
+
+pub fn parse_fixture(rel: &str) -> ParsedFile {
+    parse(&fixture(rel))
+}
+
+/// Every HTTP request of a parse, in order.
+pub fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
+    p.events
+        .iter()
+        .map(|e| match &e.body {
+            Body::HttpRequest(r) => &**r,
+            other => panic!("expected an HTTP request, got {other:?}"),
+        })
+        .collect()
+}
+
+/// (line, index) of every event.
+pub fn event_positions(p: &ParsedFile) -> Vec<(u64, u64)> {
+    p.events.iter().map(|e| (e.origin.line, e.origin.index)).collect()
+}
+
+/// (line, index, reason) of every diagnostic.
+pub fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static str)> {
+    p.diagnostics
+        .iter()
+        .map(|d| (d.line, d.index, d.reason.key()))
+        .collect()
+}
+
+/// Every record became an event of `format`: no diagnostics, and the record count matches.
+pub fn assert_clean(p: &ParsedFile, format: &str, events: usize) {
+    assert_eq!(p.format, Some(format));
+    assert_eq!(p.diagnostics.len(), 0, "{:#?}", p.diagnostics);
+    assert_eq!(p.events.len(), events);
+    assert_eq!(p.records, events as u64);
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref().map_or("-".to_string(), |v| v.to_string())
+}
+
+/// One stable, readable block per event and one line per diagnostic.
+pub fn digest(p: &ParsedFile) -> String {
+    let mut out = String::new();
+    let compression = match p.compression {
+        Compression::None => "none",
+        Compression::Gzip => "gzip",
+        Compression::Zstd => "zstd",
+    };
+    writeln!(
+        out,
+        "format={} compression={compression} records={} events={} diagnostics={} bytes={}",
+        p.format.unwrap_or("-"),
+        p.records,
+        p.events.len(),
+        p.diagnostics.len(),
+        p.bytes
+    )
+    .unwrap();
+    for e in &p.events {
+        let Body::HttpRequest(r) = &e.body else {
+            panic!("expected an HTTP request")
+        };
+        writeln!(
+            out,
+            "event line={} index={} time={} sensor={}",
+            e.origin.line,
+            e.origin.index,
+            e.time,
+            r.sensor.as_str()
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "  request   {} {:?} host={:?}",
+            opt(&r.method),
+            r.target,
+            r.host.as_deref().unwrap_or("-")
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "  peers     client={} forwarded_for={:?} server={} port={} observer={}",
+            opt(&r.client),
+            r.forwarded_for.as_deref().unwrap_or("-"),
+            opt(&r.server),
+            opt(&r.server_port),
+            opt(&r.observer),
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "  response  status={} bytes={} user_agent={:?}",
+            opt(&r.status),
+            opt(&r.response_bytes),
+            r.user_agent.as_deref().unwrap_or("-")
+        )
+        .unwrap();
+        for (name, value) in &r.headers {
+            writeln!(out, "  header    {name}: {value:?}").unwrap();
+        }
+        if let Some(body) = &r.body {
+            writeln!(out, "  body      {body:?}").unwrap();
+        }
+        if let Some(waf) = &r.waf {
+            writeln!(
+                out,
+                "  waf       action={} terminating={} web_acl={}",
+                waf.action,
+                opt(&waf.terminating_rule),
+                opt(&waf.web_acl)
+            )
+            .unwrap();
+            for m in &waf.matches {
+                writeln!(
+                    out,
+                    "  match     {} {} location={} data={:?}",
+                    m.action,
+                    m.rule,
+                    opt(&m.location),
+                    m.data.as_deref().unwrap_or("-")
+                )
+                .unwrap();
+            }
+        }
+    }
+    for d in &p.diagnostics {
+        writeln!(
+            out,
+            "diagnostic line={} index={} reason={} format={} detail={:?}",
+            d.line,
+            d.index.map_or("-".to_string(), |i| i.to_string()),
+            d.reason.key(),
+            d.format,
+            d.detail
+        )
+        .unwrap();
+    }
+    out
+}
+
+/// Writes the generated corpus of `../shared/bench/gen_logs.py` (the 5M preset) into a fresh
+/// temporary directory.
+pub fn generated_corpus() -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("python3")
+        .arg(shared("bench/gen_logs.py"))
+        .arg(out.path())
+        .args(["--size", "5M", "--force", "--jobs", "2"])
+        .output()
+        .expect("python3 runs gen_logs.py");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    out
+}
+
+/// Every file under `dir` (recursively), sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
