@@ -4,6 +4,7 @@
 mod aws_inventory;
 mod aws_waf;
 mod cloudtrail;
+mod web_access;
 
 use credtrail_event::{Event, Fact, FileId};
 
@@ -14,6 +15,7 @@ use crate::input::{InputFile, InputSource};
 pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
 pub use cloudtrail::CloudTrail;
+pub use web_access::WebAccess;
 
 /// A log or inventory format.
 pub trait Format: Sync {
@@ -29,7 +31,7 @@ pub trait Format: Sync {
 }
 
 /// Every format, most specific first: sniffing takes the first that accepts.
-pub static FORMATS: &[&dyn Format] = &[&AwsInventory, &AwsWaf, &CloudTrail];
+pub static FORMATS: &[&dyn Format] = &[&AwsInventory, &AwsWaf, &WebAccess, &CloudTrail];
 
 pub fn find_format(name: &str) -> Option<&'static dyn Format> {
     FORMATS.iter().copied().find(|f| f.name() == name)
