@@ -1,6 +1,7 @@
 //! The format registry. One file per format; adding a format is one file and one line in
 //! [`FORMATS`].
 
+mod alb;
 mod aws_inventory;
 mod aws_waf;
 mod cloudtrail;
@@ -12,6 +13,7 @@ use crate::decode::{decode, Compression};
 use crate::diagnostic::{Diagnostic, Reason};
 use crate::input::{InputFile, InputSource};
 
+pub use alb::AwsElb;
 pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
 pub use cloudtrail::CloudTrail;
@@ -31,7 +33,7 @@ pub trait Format: Sync {
 }
 
 /// Every format, most specific first: sniffing takes the first that accepts.
-pub static FORMATS: &[&dyn Format] = &[&AwsInventory, &AwsWaf, &WebAccess, &CloudTrail];
+pub static FORMATS: &[&dyn Format] = &[&AwsInventory, &AwsWaf, &AwsElb, &WebAccess, &CloudTrail];
 
 pub fn find_format(name: &str) -> Option<&'static dyn Format> {
     FORMATS.iter().copied().find(|f| f.name() == name)
