@@ -6,6 +6,7 @@ mod aws_inventory;
 mod aws_waf;
 mod cloudtrail;
 mod web_access;
+mod zeek_http;
 
 use credtrail_event::{Event, Fact, FileId};
 
@@ -18,6 +19,7 @@ pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
 pub use cloudtrail::CloudTrail;
 pub use web_access::WebAccess;
+pub use zeek_http::ZeekHttp;
 
 /// A log or inventory format.
 pub trait Format: Sync {
@@ -33,7 +35,7 @@ pub trait Format: Sync {
 }
 
 /// Every format, most specific first: sniffing takes the first that accepts.
-pub static FORMATS: &[&dyn Format] = &[&AwsInventory, &AwsWaf, &AwsElb, &WebAccess, &CloudTrail];
+pub static FORMATS: &[&dyn Format] = &[&AwsInventory, &AwsWaf, &AwsElb, &WebAccess, &ZeekHttp, &CloudTrail];
 
 pub fn find_format(name: &str) -> Option<&'static dyn Format> {
     FORMATS.iter().copied().find(|f| f.name() == name)

@@ -268,10 +268,7 @@ fn parse_line(text: &str) -> Result<(Timestamp, HttpRequest), Failure> {
 
     let (method, target) = split_request(request_line);
     let mut request = HttpRequest::new(HttpSensor::WebServer, target);
-    request.host = match method.as_deref() {
-        Some(m) if m.eq_ignore_ascii_case("CONNECT") => Some(request.target.clone()).filter(|t| !t.is_empty()),
-        _ => absolute_form_host(&request.target).map(str::to_string),
-    };
+    request.host = host_of_target(method.as_deref(), &request.target);
     request.method = method;
     request.client = client;
     request.server_port = vhost.and_then(|v| v.rsplit_once(':')).and_then(|(_, p)| p.parse().ok());
@@ -363,6 +360,15 @@ fn split_request(field: &str) -> (Option<String>, String) {
 /// RFC 9110 token characters: what a method is made of.
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The host a request target names: a `CONNECT` target (authority form) whole, an absolute-form
+/// target's authority; `None` for origin-form targets.
+pub(super) fn host_of_target(method: Option<&str>, target: &str) -> Option<String> {
+    match method {
+        Some(m) if m.eq_ignore_ascii_case("CONNECT") => Some(target.to_string()).filter(|t| !t.is_empty()),
+        _ => absolute_form_host(target).map(str::to_string),
+    }
 }
 
 /// The host of an absolute-form target (`http://user@169.254.169.254:80/latest` →
