@@ -141,6 +141,11 @@ for row in "${rows[@]}"; do
 done
 printf '\n'
 for r in "${ratios[@]}"; do printf '%s\n' "$r"; done
-printf 'machine: %s cores, %s; %s; credtrail %s; best of %s runs\n' "$(nproc)" \
-    "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" "$(date -u +%Y-%m-%dT%H:%MZ)" \
-    "$(git -C "$repo" rev-parse --short HEAD)" "$repeat"
+revision=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo "unknown revision")
+if [[ -n "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+    revision="$revision + uncommitted changes"
+fi
+printf 'machine: %s cores, %s, %s GB; %s; credtrail %s; best of %s runs\n' "$(nproc)" \
+    "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" \
+    "$(awk '/MemTotal/ {printf "%.0f", $2 / 1048576}' /proc/meminfo)" "$(date -u +%Y-%m-%dT%H:%MZ)" \
+    "$revision" "$repeat"
