@@ -4,6 +4,7 @@
 mod alb;
 mod aws_inventory;
 mod aws_waf;
+mod cloudfront;
 mod cloudtrail;
 mod web_access;
 mod zeek_http;
@@ -17,6 +18,7 @@ use crate::input::{InputFile, InputSource};
 pub use alb::AwsElb;
 pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
+pub use cloudfront::AwsCloudFront;
 pub use cloudtrail::CloudTrail;
 pub use web_access::WebAccess;
 pub use zeek_http::ZeekHttp;
@@ -35,7 +37,15 @@ pub trait Format: Sync {
 }
 
 /// Every format, most specific first: sniffing takes the first that accepts.
-pub static FORMATS: &[&dyn Format] = &[&AwsInventory, &AwsWaf, &AwsElb, &WebAccess, &ZeekHttp, &CloudTrail];
+pub static FORMATS: &[&dyn Format] = &[
+    &AwsInventory,
+    &AwsWaf,
+    &AwsElb,
+    &AwsCloudFront,
+    &WebAccess,
+    &ZeekHttp,
+    &CloudTrail,
+];
 
 pub fn find_format(name: &str) -> Option<&'static dyn Format> {
     FORMATS.iter().copied().find(|f| f.name() == name)
