@@ -1,7 +1,7 @@
 //! Detector scenarios: `testdata/scenarios/<rule>/{tp,tn}/<name>/` each hold an `input/` directory
 //! (CloudTrail and optional inventory), an optional `config.toml`, and `expect.json` saying how many
 //! alerts of the rule the input must raise, with which variant, severity bounds and evidence
-//! (1-based record indexes in `input/cloudtrail.json`). `tp` scenarios must raise the rule, `tn`
+//! (1-based record indexes in `input/cloudtrail.json`, or in the file `evidence_file` names). `tp` scenarios must raise the rule, `tn`
 //! scenarios must not.
 
 mod support;
@@ -63,7 +63,7 @@ fn check(dir: &Path, kind: &str) -> Result<(), String> {
             let want: Vec<u64> = want.iter().filter_map(Value::as_u64).collect();
             let got: Vec<u64> = evidence(alert)
                 .into_iter()
-                .filter(|(src, _)| src.ends_with("cloudtrail.json"))
+                .filter(|(src, _)| src.ends_with(expect["evidence_file"].as_str().unwrap_or("cloudtrail.json")))
                 .map(|(_, i)| i)
                 .collect();
             if got != want {

@@ -90,6 +90,8 @@ pub static DETECTORS: &[&dyn AnyDetector] = &[
     &rules::imds_hardening_downgrade::ImdsHardeningDowngrade,
     &rules::instance_credential_recon::InstanceCredentialRecon,
     &rules::instance_credential_access_denied_burst::InstanceCredentialAccessDeniedBurst,
+    &rules::ssrf_metadata_request::SsrfMetadataRequest,
+    &rules::metadata_proxy_abuse::MetadataProxyAbuse,
 ];
 
 /// All detectors' partial states for one shard of the input.

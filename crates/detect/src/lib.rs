@@ -12,6 +12,7 @@ pub mod evidence;
 pub mod footprint;
 pub mod policy;
 pub mod rules;
+pub mod web;
 
 pub use alert::{Alert, Entities, Severity};
 pub use credtrail_event::Timestamp;

@@ -5,6 +5,8 @@ pub mod imdsv1_credential_delivery;
 pub mod instance_credential_access_denied_burst;
 pub mod instance_credential_exfiltration;
 pub mod instance_credential_recon;
+pub mod metadata_proxy_abuse;
+pub mod ssrf_metadata_request;
 
 use crate::alert::Entities;
 use crate::footprint::Usage;

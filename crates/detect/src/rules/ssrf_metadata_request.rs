@@ -1,0 +1,191 @@
+#![doc = include_str!("ssrf_metadata_request.md")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use credtrail_event::metadata::find_targets;
+use credtrail_event::{Body, Event, HttpRequest, Origin, Timestamp};
+
+use crate::alert::{Alert, Entities, Severity};
+use crate::engine::{Detector, Knowledge, Merge, RuleMeta};
+use crate::web::{session_severity, summarise, Observation, Sessions};
+
+pub struct SsrfMetadataRequest;
+
+pub static META: RuleMeta = RuleMeta {
+    id: "ssrf-metadata-request",
+    title: "Web request aimed at the cloud metadata service (SSRF)",
+    default_severity: Severity::High,
+    attack: &["T1552.005", "T1190"],
+    data: "AWS WAF, ALB/ELB, nginx/Apache, CloudFront, Zeek http, Suricata eve",
+    explain: include_str!("ssrf_metadata_request.md"),
+};
+
+/// A WAF SSRF rule matched a request in which no metadata target is visible.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct WafOnly {
+    time: Timestamp,
+    origin: Origin,
+    rules: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct State {
+    sessions: Sessions,
+    waf_only: BTreeMap<Option<IpAddr>, BTreeSet<WafOnly>>,
+}
+
+impl Merge for State {
+    fn merge(&mut self, other: State) {
+        self.sessions.merge(other.sessions);
+        for (client, list) in other.waf_only {
+            self.waf_only.entry(client).or_default().extend(list);
+        }
+    }
+}
+
+/// The request target without a `scheme://authority` prefix (absolute form, as load balancers
+/// and proxies log it): the authority is the proxy-abuse rule's business.
+fn origin_form(target: &str) -> &str {
+    match target.find("://") {
+        Some(i)
+            if target[..i]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.') =>
+        {
+            let rest = &target[i + 3..];
+            rest.find(['/', '?']).map_or("", |j| &rest[j..])
+        }
+        _ => target,
+    }
+}
+
+/// Where in a request metadata targets can hide, with the name an analyst reads.
+fn places(request: &HttpRequest) -> Vec<(String, &str)> {
+    let target = origin_form(&request.target);
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut out = vec![("query".to_string(), query), ("path".to_string(), path)];
+    if let Some(body) = &request.body {
+        out.push(("body".into(), body.as_str()));
+    }
+    for (name, value) in &request.headers {
+        if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case(":authority") {
+            continue;
+        }
+        let label = if name.eq_ignore_ascii_case("cookie") {
+            "cookie".to_string()
+        } else {
+            format!("header {name}")
+        };
+        out.push((label, value.as_str()));
+    }
+    out
+}
+
+fn is_ssrf_rule(rule: &str) -> bool {
+    let lower = rule.to_ascii_lowercase();
+    lower.contains("ssrf") || lower.contains("metadata")
+}
+
+impl Detector for SsrfMetadataRequest {
+    type State = State;
+
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn observe(&self, state: &mut State, event: &Event) {
+        let Body::HttpRequest(request) = &event.body else {
+            return;
+        };
+        let mut seen = BTreeSet::new();
+        for (location, text) in places(request) {
+            for target in find_targets(text) {
+                let key = (target.endpoint.clone(), target.path.clone());
+                if seen.insert(key) {
+                    state.sessions.push(Observation::new(
+                        event.time,
+                        event.origin,
+                        request,
+                        target,
+                        location.clone(),
+                    ));
+                }
+            }
+        }
+        if seen.is_empty() {
+            let rules: Vec<String> = request
+                .waf
+                .iter()
+                .flat_map(|w| &w.matches)
+                .filter(|m| is_ssrf_rule(&m.rule))
+                .map(|m| format!("{} ({})", m.rule, m.action))
+                .collect();
+            if !rules.is_empty() {
+                state
+                    .waf_only
+                    .entry(request.original_client())
+                    .or_default()
+                    .insert(WafOnly {
+                        time: event.time,
+                        origin: event.origin,
+                        rules,
+                    });
+            }
+        }
+    }
+
+    fn finish(&self, state: State, knowledge: &Knowledge, out: &mut Vec<Alert>) {
+        for session in state.sessions.into_sessions() {
+            let s = summarise(&session, knowledge);
+            let client = session[0].client;
+            let who = client
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "an unknown client".into());
+            out.push(Alert {
+                rule: META.id,
+                variant: Some(s.grade.as_str()),
+                severity: session_severity(s.best, s.grade, s.internal),
+                first_seen: s.first,
+                last_seen: s.last,
+                title: format!(
+                    "SSRF toward the metadata service from {who}: {} request(s), {}",
+                    session.len(),
+                    s.best.as_str()
+                ),
+                entities: Entities {
+                    cloud: Some("aws".into()),
+                    instance: (!s.victims.is_empty()).then(|| s.victims.join(",")),
+                    source_ip: client.map(|c| c.to_string()),
+                    user_agent: session.iter().find_map(|o| o.user_agent.clone()),
+                    ..Entities::default()
+                },
+                reasons: s.reasons,
+                evidence_total: s.origins.len() as u64,
+                evidence: s.origins,
+            });
+        }
+        for (client, list) in state.waf_only {
+            let rules: BTreeSet<&str> = list.iter().flat_map(|w| w.rules.iter().map(String::as_str)).collect();
+            let origins: Vec<Origin> = list.iter().map(|w| w.origin).collect();
+            let who = client
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "an unknown client".into());
+            out.push(Alert {
+                rule: META.id,
+                variant: None,
+                severity: Severity::Low,
+                first_seen: list.first().map(|w| w.time).unwrap_or_default(),
+                last_seen: list.last().map(|w| w.time).unwrap_or_default(),
+                title: format!("WAF SSRF rule matched {} request(s) from {who}", list.len()),
+                entities: Entities { source_ip: client.map(|c| c.to_string()), ..Entities::default() },
+                reasons: vec![
+                    format!("WAF rules matched: {}", rules.into_iter().collect::<Vec<_>>().join(", ")),
+                    "no metadata endpoint is visible in the logged request (WAF logs omit bodies; a callback such as http://127.0.0.1:8081/hook is not one): check the application's request log".into(),
+                ],
+                evidence_total: origins.len() as u64,
+                evidence: origins,
+            });
+        }
+    }
+}
