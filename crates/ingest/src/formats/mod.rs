@@ -6,6 +6,7 @@ mod aws_inventory;
 mod aws_waf;
 mod cloudfront;
 mod cloudtrail;
+mod suricata_eve;
 mod web_access;
 mod zeek_http;
 
@@ -20,6 +21,7 @@ pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
 pub use cloudfront::AwsCloudFront;
 pub use cloudtrail::CloudTrail;
+pub use suricata_eve::SuricataEve;
 pub use web_access::WebAccess;
 pub use zeek_http::ZeekHttp;
 
@@ -44,6 +46,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &AwsCloudFront,
     &WebAccess,
     &ZeekHttp,
+    &SuricataEve,
     &CloudTrail,
 ];
 

@@ -1,0 +1,361 @@
+//! Golden tests for Suricata EVE JSON (`suricata-eve`): http events, alerts carrying an http
+//! object (merged with their transaction's http event), the event types credtrail skips, and
+//! malformed lines.
+//!
+//! Each fixture under `testdata/formats/suricata-eve/` is parsed with [`parse_file`] (sniffed, not
+//! forced) and reduced to a readable digest snapshotted with `insta`; positions (`line` and
+//! `index`: 1-based line and ordinal of the record, every event type counted) and the fields
+//! detectors rely on are also asserted explicitly.
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use credtrail_event::{Body, FileId, HttpRequest, HttpSensor};
+use credtrail_ingest::decode::DEFAULT_CAP;
+use credtrail_ingest::formats::SuricataEve;
+use credtrail_ingest::{parse_file, Format, InputFile, InputSource, ParsedFile};
+use proptest::prelude::*;
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    repo().join("testdata/formats/suricata-eve").join(rel)
+}
+
+fn parse(path: &Path) -> ParsedFile {
+    let input = InputFile {
+        display: path.display().to_string(),
+        source: InputSource::Path(path.to_path_buf()),
+    };
+    parse_file(&input, FileId(0), None, DEFAULT_CAP)
+}
+
+fn parse_fixture(rel: &str) -> ParsedFile {
+    parse(&fixture(rel))
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map_or("-".to_string(), T::to_string)
+}
+
+fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
+    p.events
+        .iter()
+        .map(|e| match &e.body {
+            Body::HttpRequest(r) => r.as_ref(),
+            _ => panic!("expected an HTTP request"),
+        })
+        .collect()
+}
+
+/// One stable, readable block per event and one line per diagnostic.
+fn digest(p: &ParsedFile) -> String {
+    let mut out = String::new();
+    writeln!(
+        out,
+        "format={} records={} events={} diagnostics={} bytes={}",
+        p.format.unwrap_or("-"),
+        p.records,
+        p.events.len(),
+        p.diagnostics.len(),
+        p.bytes
+    )
+    .unwrap();
+    for (e, r) in p.events.iter().zip(requests(p)) {
+        writeln!(
+            out,
+            "event line={} index={} time={}",
+            e.origin.line, e.origin.index, e.time
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "  request   sensor={} method={} target={:?} host={}",
+            r.sensor.as_str(),
+            opt(&r.method),
+            r.target,
+            opt(&r.host)
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "  peers     client={} xff={} server={} port={} observer={}",
+            opt(&r.client),
+            r.forwarded_for.as_deref().map_or("-".to_string(), |x| format!("{x:?}")),
+            opt(&r.server),
+            opt(&r.server_port),
+            opt(&r.observer)
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "  response  status={} bytes={} user_agent={:?}",
+            opt(&r.status),
+            opt(&r.response_bytes),
+            r.user_agent.as_deref().unwrap_or("-")
+        )
+        .unwrap();
+        for (k, v) in &r.headers {
+            writeln!(out, "  header    {k}: {v:?}").unwrap();
+        }
+        if let Some(waf) = &r.waf {
+            writeln!(
+                out,
+                "  rules     action={} terminating={}",
+                waf.action,
+                opt(&waf.terminating_rule)
+            )
+            .unwrap();
+            for m in &waf.matches {
+                writeln!(out, "  match     {} {:?}", m.action, m.rule).unwrap();
+            }
+        }
+    }
+    for d in &p.diagnostics {
+        writeln!(
+            out,
+            "diagnostic line={} index={} reason={} format={} detail={:?}",
+            d.line,
+            d.index.map_or("-".to_string(), |i| i.to_string()),
+            d.reason.key(),
+            d.format,
+            d.detail
+        )
+        .unwrap();
+    }
+    out
+}
+
+fn event_positions(p: &ParsedFile) -> Vec<(u64, u64)> {
+    p.events.iter().map(|e| (e.origin.line, e.origin.index)).collect()
+}
+
+fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static str)> {
+    p.diagnostics
+        .iter()
+        .map(|d| (d.line, d.index, d.reason.key()))
+        .collect()
+}
+
+fn accounted(p: &ParsedFile) -> bool {
+    p.events.len() as u64 + p.diagnostics.len() as u64 == p.records
+}
+
+// ---------------------------------------------------------------------------------------------
+// well-formed
+
+#[test]
+fn http_events_and_alerts_merged_per_transaction_other_event_types_skipped() {
+    let p = parse_fixture("eve.json");
+    assert_eq!(p.format, Some("suricata-eve"));
+    assert_eq!(p.diagnostics.len(), 0, "{:#?}", p.diagnostics);
+    // 14 lines: stats, flow, dns, tls, fileinfo, anomaly and an alert without http are read and
+    // skipped; two alerts merge into their transaction's http event.
+    assert_eq!((p.records, p.events.len()), (14, 5));
+    assert_eq!(event_positions(&p), [(3, 3), (5, 5), (9, 9), (10, 10), (12, 12)]);
+    let r = requests(&p);
+    assert!(r.iter().all(|r| r.sensor == HttpSensor::NetworkSensor));
+
+    // SSRF through the web application, and the alert on it (line 4) as a non-blocking match.
+    assert_eq!(p.events[0].time.to_string(), "2026-09-14T22:28:51.120Z");
+    assert_eq!(
+        r[0].target,
+        "/api/v1/preview?url=http://169.254.169.254/latest/meta-data/"
+    );
+    assert_eq!(r[0].host.as_deref(), Some("shop.example"));
+    assert_eq!(r[0].forwarded_for.as_deref(), Some("91.92.248.57"));
+    assert_eq!(r[0].original_client(), "91.92.248.57".parse().ok());
+    assert_eq!((r[0].status, r[0].response_bytes), (Some(200), Some(312)));
+    assert_eq!(r[0].header("Referer"), Some("https://shop.example/"));
+    assert_eq!(r[0].observer.as_deref(), Some("sensor-use1-a"));
+    let waf = r[0].waf.as_ref().unwrap();
+    assert_eq!((waf.action.as_str(), waf.terminating_rule.as_deref()), ("ALLOW", None));
+    assert_eq!(
+        waf.matches
+            .iter()
+            .map(|m| (m.action.as_str(), m.rule.as_str()))
+            .collect::<Vec<_>>(),
+        [("ALERT", "sid:9000001 LOCAL cloud metadata address in HTTP request")]
+    );
+
+    // Open proxy: absolute-form url kept; host from hostname.
+    assert_eq!(
+        r[1].target,
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    );
+    assert_eq!(r[1].host.as_deref(), Some("169.254.169.254"));
+    assert_eq!((r[1].client, r[1].server_port), ("159.65.3.29".parse().ok(), Some(80)));
+    assert!(r[1].waf.is_none());
+
+    // Alert on the response packet: the client is the one that sent the request; IPS blocked it.
+    assert_eq!(
+        (r[2].client, r[2].server, r[2].server_port),
+        ("45.134.26.117".parse().ok(), "10.20.0.12".parse().ok(), Some(80))
+    );
+    let waf = r[2].waf.as_ref().unwrap();
+    assert_eq!(waf.action, "BLOCK");
+    assert_eq!(
+        waf.terminating_rule.as_deref(),
+        Some("sid:9000003 LOCAL AWS temporary credentials in HTTP response")
+    );
+
+    // IPv6, status written as text, CONNECT without hostname: the target is the host.
+    assert_eq!(r[3].client, "2001:db8::7".parse().ok());
+    assert_eq!((r[3].status, r[3].response_bytes), (Some(403), None));
+    assert_eq!(r[3].host.as_deref(), Some("169.254.169.254:80"));
+
+    // Alert first, http event after: one event at the alert's line, with the completed
+    // transaction's status, size and headers.
+    assert_eq!(
+        (r[4].method.as_deref(), r[4].status, r[4].response_bytes),
+        (Some("PUT"), Some(200), Some(56))
+    );
+    assert_eq!(r[4].header("X-aws-ec2-metadata-token-ttl-seconds"), Some("21600"));
+    assert_eq!(r[4].waf.as_ref().unwrap().matches.len(), 1);
+    insta::assert_snapshot!("eve", digest(&p));
+}
+
+#[test]
+fn sniffing_takes_eve_and_nothing_else() {
+    for name in [
+        "eve.json",
+        "malformed/bad-line-between.json",
+        "malformed/wrong-fields.json",
+        "malformed/non-utf8.json",
+    ] {
+        assert!(SuricataEve.sniff(&std::fs::read(fixture(name)).unwrap()), "{name}");
+    }
+    let not_ours: &[&[u8]] = &[
+        br#"{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"GetObject","eventTime":"2024-01-15T10:30:00Z"}]}"#,
+        br#"{"eventVersion":"1.08","eventTime":"2024-01-15T10:30:00Z","eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity"}"#,
+        br#"{"timestamp":1576280412771,"formatVersion":1,"webaclId":"arn","action":"ALLOW","httpRequest":{"clientIp":"1.2.3.4","uri":"/"}}"#,
+        br#"{"ts":1789344431.8,"uid":"C1","id.orig_h":"10.0.0.1","trans_depth":1,"method":"GET","uri":"/"}"#,
+        b"10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 2326\n",
+        b"#separator \\x09\n#path\thttp\n",
+        b"",
+    ];
+    for head in not_ours {
+        assert!(!SuricataEve.sniff(head), "{}", String::from_utf8_lossy(head));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// malformed input
+
+#[test]
+fn bad_line_between_good_ones() {
+    let p = parse_fixture("malformed/bad-line-between.json");
+    assert_eq!(p.format, Some("suricata-eve"));
+    assert!(accounted(&p));
+    assert_eq!(event_positions(&p), [(1, 1), (3, 3)]);
+    assert_eq!(diagnostic_positions(&p), [(2, Some(2), "invalid_json")]);
+    insta::assert_snapshot!("malformed_bad_line_between", digest(&p));
+}
+
+#[test]
+fn records_missing_or_mistyping_what_an_http_event_needs() {
+    let p = parse_fixture("malformed/wrong-fields.json");
+    assert!(accounted(&p));
+    assert_eq!(event_positions(&p), [(1, 1), (8, 8)]);
+    assert_eq!(
+        diagnostic_positions(&p),
+        (2..=7).map(|l| (l, Some(l), "missing_field")).collect::<Vec<_>>()
+    );
+    insta::assert_snapshot!("malformed_wrong_fields", digest(&p));
+}
+
+#[test]
+fn bad_times() {
+    let p = parse_fixture("malformed/bad-time.json");
+    assert!(accounted(&p));
+    assert_eq!(event_positions(&p), [(1, 1), (6, 6)]);
+    assert_eq!(
+        diagnostic_positions(&p),
+        [
+            (2, Some(2), "bad_timestamp"),
+            (3, Some(3), "bad_timestamp"),
+            // No timestamp at all.
+            (4, Some(4), "missing_field"),
+            (5, Some(5), "bad_timestamp"),
+        ]
+    );
+    insta::assert_snapshot!("malformed_bad_time", digest(&p));
+}
+
+#[test]
+fn bad_addresses() {
+    let p = parse_fixture("malformed/bad-ip.json");
+    assert!(accounted(&p));
+    assert_eq!(event_positions(&p), [(1, 1), (4, 4)]);
+    assert_eq!(
+        diagnostic_positions(&p),
+        [(2, Some(2), "missing_field"), (3, Some(3), "missing_field")]
+    );
+    assert!(p.diagnostics.iter().all(|d| d.detail.contains("is not an IP address")));
+    insta::assert_snapshot!("malformed_bad_ip", digest(&p));
+}
+
+#[test]
+fn bytes_that_are_not_utf8() {
+    let p = parse_fixture("malformed/non-utf8.json");
+    assert!(accounted(&p));
+    assert_eq!(event_positions(&p), [(1, 1), (3, 3)]);
+    assert_eq!(diagnostic_positions(&p), [(2, Some(2), "invalid_utf8")]);
+    insta::assert_snapshot!("malformed_non_utf8", digest(&p));
+}
+
+#[test]
+fn truncated_last_line() {
+    let p = parse_fixture("malformed/truncated.json");
+    assert!(accounted(&p));
+    assert_eq!(event_positions(&p), [(1, 1), (2, 2)]);
+    assert_eq!(diagnostic_positions(&p), [(3, Some(3), "invalid_json")]);
+    insta::assert_snapshot!("malformed_truncated", digest(&p));
+}
+
+#[test]
+fn empty_file_is_nothing() {
+    let p = parse_fixture("malformed/empty.json");
+    assert_eq!(
+        (p.format, p.records, p.events.len(), p.diagnostics.len()),
+        (None, 0, 0, 0)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// robustness
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let mut out = ParsedFile::default();
+        SuricataEve.parse(&data, FileId(0), &mut out);
+        prop_assert!(out.events.len() as u64 + out.diagnostics.len() as u64 <= out.records);
+        let _ = SuricataEve.sniff(&data);
+    }
+
+    #[test]
+    fn mutated_files_never_panic(
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..24),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut buf = std::fs::read(fixture("eve.json")).unwrap();
+        for (at, byte) in edits {
+            let i = at.index(buf.len());
+            buf[i] = byte;
+        }
+        buf.truncate(cut.index(buf.len() + 1));
+        let mut out = ParsedFile::default();
+        SuricataEve.parse(&buf, FileId(0), &mut out);
+        prop_assert!(out.events.len() as u64 + out.diagnostics.len() as u64 <= out.records);
+    }
+}
