@@ -435,6 +435,24 @@ fn generated_nginx_logs_parse_without_diagnostics_and_labels_point_at_events() {
         let rel = log.strip_prefix(dir.path()).unwrap().to_string_lossy().into_owned();
         parsed.insert(rel, (p, std::fs::read_to_string(log).unwrap()));
     }
+    // No other file the generator writes (CloudTrail, ALB, WAF, auditd, VPC flow logs, inventory)
+    // is taken for an access log, and no Zeek or Suricata sniffer takes an nginx log.
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let is_nginx = logs.contains(&path);
+            let is_zeek = path.to_string_lossy().contains("network/zeek/http.");
+            let format = parse(&path).format;
+            assert_eq!(format == Some("web-access"), is_nginx, "{}: {format:?}", path.display());
+            assert_eq!(format == Some("zeek-http"), is_zeek, "{}: {format:?}", path.display());
+            assert_ne!(format, Some("suricata-eve"), "{}", path.display());
+        }
+    }
     // Every label on an nginx line names a record that is an event at that line and index.
     let labels = std::fs::read_to_string(dir.path().join("LABELS.jsonl")).unwrap();
     let mut checked = 0;
@@ -494,5 +512,60 @@ proptest! {
         let mut out = ParsedFile::default();
         WebAccess.parse(&buf, FileId(0), &mut out);
         prop_assert_eq!(out.events.len() as u64 + out.diagnostics.len() as u64, out.records);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sniffing across every fixture of every format
+
+/// Every fixture under `testdata/formats/`, with the format sniffing picks for it.
+fn every_fixture() -> Vec<(String, Option<&'static str>)> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let root = repo().join("testdata/formats");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let rel = path.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+            (rel, parse(&path).format)
+        })
+        .collect()
+}
+
+/// The three web, proxy and network formats take their own fixtures and no other format's.
+#[test]
+fn sniffing_across_every_fixture() {
+    const OURS: [&str; 3] = ["web-access", "zeek-http", "suricata-eve"];
+    const NOTHING: [&str; 7] = [
+        "web-access/malformed/empty.log",
+        "zeek-http/malformed/empty.log",
+        "zeek-http/malformed/no-fields.log",
+        "zeek-http/conn.log",
+        "zeek-http/conn.json",
+        "suricata-eve/malformed/empty.json",
+        "cloudtrail/malformed/not-cloudtrail.txt",
+    ];
+    let fixtures = every_fixture();
+    assert!(fixtures.len() > 60);
+    for (rel, format) in fixtures {
+        let dir = rel.split('/').next().unwrap();
+        if NOTHING.contains(&rel.as_str()) {
+            assert_eq!(format, None, "{rel}");
+        } else if OURS.contains(&dir) {
+            assert_eq!(format, Some(dir), "{rel}");
+        } else {
+            assert!(!format.is_some_and(|f| OURS.contains(&f)), "{rel} taken for {format:?}");
+        }
     }
 }
