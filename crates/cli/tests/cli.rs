@@ -19,12 +19,15 @@ use serde_json::Value;
 use support::repo;
 use tempfile::TempDir;
 
-const RULES: [&str; 5] = [
+/// Rule ids are a public contract (PRODUCT.md §4): users suppress and route by them.
+const RULES: [&str; 7] = [
     "instance-credential-exfiltration",
     "imdsv1-credential-delivery",
     "imds-hardening-downgrade",
     "instance-credential-recon",
     "instance-credential-access-denied-burst",
+    "ssrf-metadata-request",
+    "metadata-proxy-abuse",
 ];
 
 const ALERT_KEYS: [&str; 11] = [
@@ -170,7 +173,8 @@ fn exit_1_when_alerts_are_found() {
     let cwd = tmp();
     let run = scan_jsonl(&cwd, &[&sample()]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert_eq!(run.rules(), RULES.iter().map(|r| r.to_string()).collect());
+    // The sample is CloudTrail only: the five CloudTrail rules fire, the web rules cannot.
+    assert_eq!(run.rules(), RULES[..5].iter().map(|r| r.to_string()).collect());
     // The table, the default format, agrees.
     credtrail(&cwd)
         .args(["scan", "--no-progress", &sample()])
@@ -550,7 +554,7 @@ fn hostile_log_strings_never_reach_the_table_raw() {
 // rules, explain, formats
 
 #[test]
-fn rules_lists_the_five_rule_ids() {
+fn rules_lists_every_public_rule_id() {
     let cwd = tmp();
     let out = credtrail(&cwd)
         .arg("rules")
