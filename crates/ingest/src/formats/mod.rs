@@ -121,6 +121,7 @@ pub fn parse_file(input: &InputFile, file: FileId, forced: Option<&'static dyn F
         Some(format) => {
             out.format = Some(format.name());
             format.parse(&buf, file, &mut out);
+            attribute_host_logs(&input.display, &mut out.events);
         }
         // Nothing to recognise: an empty file, or a compressed one cut before its first byte (the
         // cut is reported below, once).
@@ -143,6 +144,26 @@ pub fn parse_file(input: &InputFile, file: FileId, forced: Option<&'static dyn F
     out
 }
 
+/// Host logs are usually shipped under a directory named after the instance
+/// (`hosts/i-0d4c34ad7bfd4bc30/var/log/nginx/access.log`); a web server's own log line cannot
+/// say which machine wrote it, so the path does.
+fn attribute_host_logs(display: &str, events: &mut [credtrail_event::Event]) {
+    let Some(instance) = display
+        .split(['/', '\\'])
+        .find(|c| credtrail_event::workload::is_instance_id(c))
+    else {
+        return;
+    };
+    let instance = instance.to_ascii_lowercase();
+    for event in events {
+        if let credtrail_event::Body::HttpRequest(request) = &mut event.body {
+            if request.observer.is_none() {
+                request.observer = Some(instance.clone());
+            }
+        }
+    }
+}
+
 fn read_stdin(cap: u64) -> Result<Vec<u8>, String> {
     use std::io::Read;
     let mut raw = Vec::new();
@@ -156,6 +177,28 @@ fn read_stdin(cap: u64) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn web_server_logs_under_an_instance_directory_are_attributed_to_it() {
+        let input = InputFile {
+            display: "../testdata/sample/hosts/i-0a1b2c3d4e5f60718/var/log/nginx/access.log".into(),
+            source: InputSource::Path(
+                concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/../../testdata/sample/hosts/i-0a1b2c3d4e5f60718/var/log/nginx/access.log"
+                )
+                .into(),
+            ),
+        };
+        let parsed = parse_file(&input, FileId(0), None, 1 << 20);
+        assert!(!parsed.events.is_empty());
+        for e in &parsed.events {
+            let credtrail_event::Body::HttpRequest(r) = &e.body else {
+                panic!("an HTTP request")
+            };
+            assert_eq!(r.observer.as_deref(), Some("i-0a1b2c3d4e5f60718"));
+        }
+    }
+
     use std::io::Write;
 
     use super::*;
