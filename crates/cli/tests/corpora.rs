@@ -88,12 +88,16 @@ fn panther_imds_rule_cases_agree_and_its_other_rules_events_raise_nothing() {
     assert!(result.of_rule(EXFIL).is_empty(), "{:#?}", result.of_rule(EXFIL));
 }
 
-const ISSUE_2_RULES: &[&str] = &[
+/// The rules the generated corpus labels and credtrail implements (issues #2 and #3); host
+/// telemetry rules join when their formats do.
+const LABELLED_RULES: &[&str] = &[
     "instance-credential-exfiltration",
     "imdsv1-credential-delivery",
     "imds-hardening-downgrade",
     "instance-credential-recon",
     "instance-credential-access-denied-burst",
+    "ssrf-metadata-request",
+    "metadata-proxy-abuse",
 ];
 
 /// Every attack record labelled with one of this issue's rules is evidence of an alert of that
@@ -137,7 +141,7 @@ fn generated_corpus_labels_are_caught_and_look_alikes_stay_below_medium() {
             attack_records.insert(key.clone());
         }
         let rule = label["expected_rule"].as_str().unwrap_or("");
-        if label["kind"] != "attack" || !ISSUE_2_RULES.contains(&rule) {
+        if label["kind"] != "attack" || !LABELLED_RULES.contains(&rule) {
             continue;
         }
         checked += 1;
@@ -178,4 +182,25 @@ fn generated_corpus_labels_are_caught_and_look_alikes_stay_below_medium() {
         "medium+ alerts cite benign records:\n{}",
         false_positives.join("\n")
     );
+}
+
+/// Panther's AWS WAF managed-rule tests (converted from its YAML by the aws-waf golden tests):
+/// the `EC2MetaDataSSRF_QUERYARGUMENTS` block is an SSRF attempt, nothing else is.
+#[test]
+fn panther_waf_metadata_ssrf_event_raises_an_alert_and_its_other_events_do_not() {
+    let file = support::repo().join("testdata/formats/aws-waf/panther-core-rule-set.jsonl");
+    let result = scan(&[file.to_str().unwrap()]);
+    let ssrf = result.of_rule("ssrf-metadata-request");
+    assert_eq!(ssrf.len(), 1, "{:#?}", result.alerts);
+    let cited: Vec<u64> = evidence(ssrf[0]).into_iter().map(|(_, i)| i).collect();
+    assert_eq!(cited, [4]);
+    assert!(
+        ssrf[0]["reasons"]
+            .to_string()
+            .contains("EC2MetaDataSSRF_QUERYARGUMENTS"),
+        "{}",
+        ssrf[0]
+    );
+    assert!(ssrf[0]["reasons"].to_string().contains("blocked"), "{}", ssrf[0]);
+    assert_eq!(result.alerts.len(), 1, "{:#?}", result.alerts);
 }
