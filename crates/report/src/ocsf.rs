@@ -47,6 +47,8 @@ fn technique(uid: &str) -> Option<Technique> {
     const DEFENSE_EVASION: (&str, &str) = ("TA0005", "Defense Evasion");
     const DISCOVERY: (&str, &str) = ("TA0007", "Discovery");
     const PERSISTENCE: (&str, &str) = ("TA0003", "Persistence");
+    const INITIAL_ACCESS: (&str, &str) = ("TA0001", "Initial Access");
+    const COMMAND_AND_CONTROL: (&str, &str) = ("TA0011", "Command and Control");
     let (name, sub_name, tactic) = match uid {
         "T1552.005" => (
             "Unsecured Credentials",
@@ -63,6 +65,8 @@ fn technique(uid: &str) -> Option<Technique> {
         ),
         "T1580" => ("Cloud Infrastructure Discovery", None, DISCOVERY),
         "T1562" => ("Impair Defenses", None, DEFENSE_EVASION),
+        "T1190" => ("Exploit Public-Facing Application", None, INITIAL_ACCESS),
+        "T1090" => ("Proxy", None, COMMAND_AND_CONTROL),
         _ => return None,
     };
     Some(Technique { name, sub_name, tactic })
