@@ -273,10 +273,15 @@ pub fn canonical_target(target: &str, host_header: Option<&str>) -> Option<Metad
 /// Targets come out in the order met, the plainest layer first, each (provider, endpoint, path,
 /// grade) once.
 pub fn find_targets(text: &str) -> Vec<MetadataTarget> {
-    let mut found = Vec::new();
     if !may_contain_target(text.as_bytes()) {
-        return found;
+        return Vec::new();
     }
+    scan_layers(text)
+}
+
+/// [`find_targets`] without the pre-filter.
+fn scan_layers(text: &str) -> Vec<MetadataTarget> {
+    let mut found = Vec::new();
     let mut layer: Cow<'_, str> = Cow::Borrowed(text);
     let mut flags = Flags::default();
     let mut percent_rounds = 0;
@@ -310,11 +315,151 @@ pub fn find_targets(text: &str) -> Vec<MetadataTarget> {
 // ---------------------------------------------------------------------------------------------
 // Pre-filter and decoding layers
 
-/// Cheap rejection of text that cannot hold a target. Every ASCII form of every endpoint (and
-/// every percent, `\u` or `&#` escape) contains a digit, except the service names, which contain
-/// `metadata` or `instance-data`; Unicode disguises are non-ASCII. Text with none of these (prose,
-/// most header values) costs one pass over its bytes.
-fn may_contain_target(bytes: &[u8]) -> bool {
+/// Cheap rejection of text that cannot hold a target: a necessary condition, never a sufficient
+/// one (text that passes is scanned in full).
+///
+/// Text holding an escape that a later layer undoes (`%XX`, `\uXXXX`, `&#`) gets the loose test
+/// of [`may_contain_target_loosely`]: the decoded layers can hold anything. Other text is scanned
+/// as it is, once, and a target needs a host that [`identify`] maps to a metadata service. Every
+/// such host, in ASCII, holds one of these (non-ASCII text always passes: Unicode disguises):
+///
+/// - the service names `metadata…` and `instance-data…` (any case);
+/// - port `40342`: every loopback form (`127.0.0.1`, `0`, `::1`, `localhost`, names spelling
+///   them) is a target only with Azure Arc's port, which [`port_after`] reads as these 5 digits;
+/// - `0x`: any IPv4 form with a hexadecimal part;
+/// - a run of 10 or more digits that an IPv4 part reading (decimal, or octal after a `0`) takes
+///   modulo 2^32 to a metadata address: the integer forms, each address being above 10^9;
+/// - two digit runs joined by a dot, the first read as an IPv4 part up to 0xFFFF with the
+///   address's first byte modulo 256, the second with the address's second byte modulo 256 (up
+///   to 0xFFFF) or equal to its last three bytes (`169.16689662`): every dotted or short form in
+///   decimal or octal, truncating parsers' overflow included; also the dotted quads of a name
+///   (`169.254.169.254.nip.io`) and the dotted IPv4 tail of an IPv6 address (`::ffff:169.254.…`);
+/// - a dashed quad as names embed it (`169-254-…`, `100-100-100-200`, `192-0-0-192`);
+/// - the IPv6 groups `fd00` (the Nitro endpoints) or the high half of an IPv4 metadata address
+///   (`a9fe`, `6464`, `c000`, any case): IPv6 literals embedding an address (mapped, compatible,
+///   translated, NAT64; a group has at most 4 digits), the dashed IPv6 and 8-digit hex labels
+///   that wildcard and rebinding DNS names carry.
+///
+/// Ordinary log text (user agents, `Accept` headers, paths with version numbers, most IPv4
+/// addresses) holds none of these, and costs one pass over its bytes.
+fn may_contain_target(b: &[u8]) -> bool {
+    // The previous digit run: where it ended and its value as an IPv4 part.
+    let mut previous: Option<(usize, Option<u64>)> = None;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !PREFILTER_BYTES[usize::from(c)] {
+            i += 1;
+            continue;
+        }
+        if c.is_ascii_digit() {
+            let start = i;
+            let end = b[start..]
+                .iter()
+                .position(|d| !d.is_ascii_digit())
+                .map_or(b.len(), |n| start + n);
+            if digit_run_may_be_target(b, start, end) {
+                return true;
+            }
+            let value = ipv4_part_value(&b[start..end]);
+            if let (Some((previous_end, Some(first))), Some(second)) = (previous, value) {
+                if previous_end + 1 == start && b[previous_end] == b'.' && dotted_pair_may_be_target(first, second) {
+                    return true;
+                }
+            }
+            previous = Some((end, value));
+            i = end;
+            continue;
+        }
+        match c {
+            0x80.. => return true,
+            b'%' if is_percent_escape_at(b, i) => return may_contain_target_loosely(b),
+            b'\\' if is_json_escape_at(b, i) => return may_contain_target_loosely(b),
+            b'&' if b.get(i + 1) == Some(&b'#') => return may_contain_target_loosely(b),
+            b'd' | b'D' if service_name_at(b, i) => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// The bytes [`may_contain_target`] stops at: digits, non-ASCII, escape starts, `d` of `data`.
+static PREFILTER_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_digit() || b >= 0x80 || matches!(b, b'%' | b'\\' | b'&' | b'd' | b'D');
+        c += 1;
+    }
+    table
+};
+
+/// IPv4 metadata addresses (everything [`service_of_v4`] maps to a service other than loopback).
+const METADATA_V4: [u32; 5] = [0xA9FE_A9FE, 0xA9FE_AA02, 0xA9FE_AA17, 0x6464_64C8, 0xC000_00C0];
+
+/// The tests of [`may_contain_target`] on one maximal run of digits `b[start..end]`.
+fn digit_run_may_be_target(b: &[u8], start: usize, end: usize) -> bool {
+    let run = &b[start..end];
+    let window = |from: Option<usize>, pattern: &[u8]| {
+        from.and_then(|f| b.get(f..f + pattern.len()))
+            .is_some_and(|w| w.eq_ignore_ascii_case(pattern))
+    };
+    run == b"40342"
+        || (run.len() >= 10 && ipv4_part_value(run).is_some_and(|v| METADATA_V4.contains(&(v as u32))))
+        || (run.last() == Some(&b'0') && matches!(b.get(end), Some(b'x' | b'X')))
+        || run.windows(4).any(|w| w == b"6464")
+        || window(start.checked_sub(1), b"a9fe")
+        || window(start.checked_sub(1), b"c000")
+        || window(start.checked_sub(2), b"fd00")
+        || [&b"169-254-"[..], b"100-100-100-200", b"192-0-0-192"]
+            .iter()
+            .any(|quad| b[start..].starts_with(quad))
+}
+
+/// A run of digits read as [`parse_ipv4_part`] reads it (decimal, or octal after a leading `0`);
+/// `None` when that reading fails.
+fn ipv4_part_value(run: &[u8]) -> Option<u64> {
+    let (digits, radix) = match run {
+        [b'0', rest @ ..] if !rest.is_empty() => (rest, 8),
+        _ => (run, 10),
+    };
+    digits.iter().try_fold(0u64, |acc, &d| {
+        let d = u64::from(d - b'0');
+        if d >= radix {
+            return None;
+        }
+        acc.checked_mul(radix)?.checked_add(d)
+    })
+}
+
+/// Whether `first.second` can start an IPv4 form of a metadata address (see [`may_contain_target`]).
+fn dotted_pair_may_be_target(first: u64, second: u64) -> bool {
+    first <= 0xFFFF
+        && METADATA_V4.iter().any(|&v| {
+            let (a, b, tail) = (
+                u64::from(v >> 24),
+                u64::from((v >> 16) & 0xFF),
+                u64::from(v & 0xFF_FFFF),
+            );
+            first % 256 == a && ((second <= 0xFFFF && second % 256 == b) || second == tail)
+        })
+}
+
+/// `data` at `i`, the end of `metadata` or `instance-data` (any case).
+fn service_name_at(b: &[u8], i: usize) -> bool {
+    let before = |prefix: &[u8]| {
+        i.checked_sub(prefix.len())
+            .is_some_and(|from| b[from..i].eq_ignore_ascii_case(prefix))
+    };
+    b.get(i..i + 4).is_some_and(|w| w.eq_ignore_ascii_case(b"data")) && (before(b"meta") || before(b"instance-"))
+}
+
+/// The pre-filter for text with escapes: every ASCII form of every endpoint (and every percent,
+/// `\u` or `&#` escape) contains a digit, except the service names, which contain `metadata` or
+/// `instance-data`; Unicode disguises are non-ASCII.
+fn may_contain_target_loosely(bytes: &[u8]) -> bool {
     if bytes.iter().any(|b| b.is_ascii_digit() || !b.is_ascii()) {
         return true;
     }
@@ -2034,5 +2179,257 @@ mod tests {
         assert!(may_contain_target(b"see http://METADATA/computeMetadata"));
         assert!(may_contain_target(b"INSTANCE-DATA/latest"));
         assert!(may_contain_target("①".as_bytes()));
+        for text in [
+            "169.254.169.254",
+            "0251.0376.0251.0376",
+            "425.510.425.510",
+            "169.16689662",
+            "169.254.43518",
+            "100.100.100.200",
+            "192.0.0.192",
+            "192.192",
+            "2852039166",
+            "7147006462",
+            "025177524776",
+            "0xA9FEA9FE",
+            "0xa9.254.169.254",
+            "[::ffff:a9fe:a9fe]",
+            "[::FFFF:169.254.169.254]",
+            "[64:ff9b::6464:64c8]",
+            "[::c000:c0]",
+            "[fd00:ec2::254]",
+            "169-254-169-254.nip.io",
+            "a9fea9fe.01020304.rbndr.us",
+            "localhost:40342",
+            "%31%36%39.254.169.254",
+            "\\u0031",
+            "&#49;",
+        ] {
+            assert!(may_contain_target(text.as_bytes()), "{text}");
+        }
+    }
+
+    /// What the pre-filter is for: ordinary log fields are rejected without scanning.
+    #[test]
+    fn prefilter_rejects_ordinary_log_text() {
+        for text in [
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:125.0) Gecko/20100101 Firefox/125.0",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/123.0.0.0 Safari/537.36",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            "en-US,en;q=0.9",
+            "/static/css/main.e8b07485.css",
+            "/images/products/5404.webp",
+            "/api/v1/cart",
+            "page=2&sort=price&_=1700000000000",
+            "https://shop.northwind.example/",
+            "203.0.113.9, 10.0.0.7, 192.168.1.20",
+            "ELB-HealthChecker/2.0",
+        ] {
+            assert!(!may_contain_target(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn prefilter_addresses_are_the_ipv4_services() {
+        for v in METADATA_V4 {
+            let service = service_of_v4(v, &mut Flags::default());
+            assert!(service.is_some_and(|s| s != Service::Loopback), "{v:#x}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+        /// Every address that is not in `METADATA_V4` is no service, or loopback (a target only
+        /// with port 40342, which the pre-filter requires).
+        #[test]
+        fn prefilter_addresses_are_all_the_ipv4_services(v in proptest::prelude::any::<u32>()) {
+            let service = service_of_v4(v, &mut Flags::default());
+            proptest::prop_assert!(
+                METADATA_V4.contains(&v) || service.is_none() || service == Some(Service::Loopback),
+                "{:#x} → {:?}", v, service
+            );
+        }
+    }
+
+    /// IPv4 notations of `addr`, as resolvers and truncating parsers read them.
+    fn ipv4_form(addr: u32, pick: &mut impl FnMut(usize) -> usize) -> String {
+        let octets = addr.to_be_bytes().map(u64::from);
+        let number = |v: u64, pick: &mut dyn FnMut(usize) -> usize| -> String {
+            let zeros = "0".repeat(pick(3));
+            match pick(4) {
+                0 => format!("0{zeros}{v:o}"),
+                1 => format!("0x{zeros}{v:x}"),
+                2 => format!("0X{zeros}{v:X}"),
+                _ => v.to_string(),
+            }
+        };
+        let wrap = |v: u64, pick: &mut dyn FnMut(usize) -> usize| v + 256 * pick(3) as u64;
+        match pick(6) {
+            0 => octets.iter().map(|&o| number(o, pick)).collect::<Vec<_>>().join("."),
+            1 => octets
+                .iter()
+                .map(|&o| number(wrap(o, pick), pick))
+                .collect::<Vec<_>>()
+                .join("."),
+            2 => number(u64::from(addr) + ((pick(5) as u64) << 32), pick),
+            3 => format!(
+                "{}.{}",
+                number(octets[0], pick),
+                number(u64::from(addr) & 0xFF_FFFF, pick)
+            ),
+            4 => format!(
+                "{}.{}.{}",
+                number(octets[0], pick),
+                number(octets[1], pick),
+                number(u64::from(addr) & 0xFFFF, pick)
+            ),
+            _ => std::net::Ipv4Addr::from(addr).to_string(),
+        }
+    }
+
+    /// A host of any kind the canonicaliser reads, for metadata, loopback and other addresses.
+    fn any_host(pick: &mut impl FnMut(usize) -> usize) -> String {
+        const V4: [u32; 10] = [
+            0xA9FE_A9FE,
+            0xA9FE_AA02,
+            0xA9FE_AA17,
+            0x6464_64C8,
+            0xC000_00C0,
+            0x7F00_0001,
+            0,
+            0xA9FE_0102,
+            0xC0A8_0001,
+            0x0A00_0001,
+        ];
+        let addr = V4[pick(V4.len())];
+        let dotted = std::net::Ipv4Addr::from(addr).to_string();
+        let (hi, lo) = (addr >> 16, addr & 0xFFFF);
+        let host = match pick(14) {
+            0..=4 => ipv4_form(addr, pick),
+            5 => format!("[::ffff:{dotted}]"),
+            6 => format!("[::ffff:{hi:x}:{lo:x}]"),
+            7 => format!("[64:ff9b::{hi:X}:{lo:X}]"),
+            8 => format!("::{hi:x}:{lo:x}"),
+            9 => ["[fd00:ec2::254]", "fd00:ec2::23", "[::1]", "[FD00:EC2:0:0:0:0:0:254]"][pick(4)].to_string(),
+            10 => format!(
+                "{}.{}",
+                [
+                    dotted.clone(),
+                    dotted.replace('.', "-"),
+                    format!("{addr:08x}"),
+                    format!("{addr:08X}")
+                ][pick(4)],
+                ["nip.io", "sslip.io", "example.com", "rbndr.us"][pick(4)]
+            ),
+            11 => format!("fd00-ec2--{}.sslip.io", ["254", "23", "1"][pick(3)]),
+            12 => format!("--ffff-{hi:x}-{lo:x}.sslip.io"),
+            _ => [
+                "metadata",
+                "METADATA.google.internal",
+                "metadata.goog",
+                "Instance-Data",
+                "instance-data.ec2.internal",
+                "metadata.packet.net",
+                "localhost",
+                "a.localhost",
+                "lvh.me",
+                "ip6-localhost",
+            ][pick(10)]
+            .to_string(),
+        };
+        if pick(5) == 0 {
+            host + "."
+        } else {
+            host
+        }
+    }
+
+    /// Text around hosts: schemes, userinfo, ports, paths, values, noise (no escapes, which send
+    /// the pre-filter to its loose test).
+    const AROUND: &[&str] = &[
+        "",
+        "",
+        "http://",
+        "https://",
+        "//",
+        "http:",
+        "http:/",
+        "gopher://",
+        "u@",
+        "a:b@",
+        "?url=",
+        "&u=",
+        "=",
+        "/",
+        "\\",
+        " ",
+        "-",
+        ".",
+        "a",
+        "0",
+        "1",
+        "9",
+        ":",
+        "::",
+        "[",
+        "]",
+        "x",
+        "f",
+        "e",
+        ":80",
+        ":40342",
+        ":8080",
+        "/latest/meta-data/",
+        "/latest/api/token",
+        "/computeMetadata/v1/instance/",
+        "/metadata/identity/oauth2/token",
+        "/v2/credentials/x",
+        "/opc/v2/identity/",
+        "/openstack/latest",
+        "/metadata/v1/",
+        "/userdata",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 20_000, ..Default::default() })]
+
+        /// The pre-filter is a necessary condition: whatever the full scan finds, it lets through.
+        #[test]
+        fn prefilter_never_rejects_a_target(seed in proptest::prelude::any::<u64>(), parts in 1..5usize) {
+            let mut state = seed;
+            let mut pick = |n: usize| {
+                // splitmix64
+                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                ((z ^ (z >> 31)) % n as u64) as usize
+            };
+            let mut text = String::new();
+            for _ in 0..parts {
+                for _ in 0..pick(3) {
+                    text.push_str(AROUND[pick(AROUND.len())]);
+                }
+                text.push_str(&any_host(&mut pick));
+                for _ in 0..pick(3) {
+                    text.push_str(AROUND[pick(AROUND.len())]);
+                }
+            }
+            let found = scan_layers(&text);
+            proptest::prop_assert!(found.is_empty() || may_contain_target(text.as_bytes()), "{:?} → {:?}", text, found);
+        }
+
+        /// The same on arbitrary glued fragments and noise.
+        #[test]
+        fn prefilter_never_rejects_a_target_in_noise(
+            pieces in proptest::collection::vec(proptest::sample::select(AROUND), 0..12),
+            noise in "[0-9a-fA-Fx.:\\-\\[\\]/@ ]{0,40}",
+        ) {
+            let text = pieces.concat() + &noise;
+            let found = scan_layers(&text);
+            proptest::prop_assert!(found.is_empty() || may_contain_target(text.as_bytes()), "{:?} → {:?}", text, found);
+        }
     }
 }
