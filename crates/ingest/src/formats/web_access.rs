@@ -71,14 +71,22 @@ impl Format for WebAccess {
     }
 
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
+        out.events.reserve(memchr::memchr_iter(b'\n', buf).count() + 1);
+        // Validated once: a file that is UTF-8 as a whole is UTF-8 line by line.
+        let whole = std::str::from_utf8(buf).ok();
         let mut index = 0u64;
-        for (line, raw) in lines(buf) {
+        for (line, span) in line_spans(buf) {
+            let raw = &buf[span.clone()];
             if is_blank(raw) {
                 continue;
             }
             index += 1;
             out.records += 1;
-            let parsed = match std::str::from_utf8(raw) {
+            let text = match whole {
+                Some(whole) => Ok(&whole[span]),
+                None => std::str::from_utf8(raw),
+            };
+            let parsed = match text {
                 Ok(text) => parse_line(text),
                 Err(e) => Err((
                     Reason::InvalidUtf8,
@@ -111,6 +119,11 @@ fn malformed(detail: impl Into<String>) -> Failure {
 /// The lines of `buf` with their 1-based numbers, without `\n` or a trailing `\r`. A last line
 /// without `\n` is included.
 pub(super) fn lines(buf: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
+    line_spans(buf).map(move |(number, span)| (number, &buf[span]))
+}
+
+/// [`lines`] as byte ranges of `buf`.
+fn line_spans(buf: &[u8]) -> impl Iterator<Item = (u64, std::ops::Range<usize>)> + '_ {
     let mut start = 0usize;
     let mut number = 0u64;
     std::iter::from_fn(move || {
@@ -118,13 +131,15 @@ pub(super) fn lines(buf: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
             return None;
         }
         let end = memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |i| start + i);
-        let mut line = &buf[start..end];
-        if let [rest @ .., b'\r'] = line {
-            line = rest;
-        }
+        let line_end = if end > start && buf[end - 1] == b'\r' {
+            end - 1
+        } else {
+            end
+        };
+        let span = start..line_end;
         start = end + 1;
         number += 1;
-        Some((number, line))
+        Some((number, span))
     })
 }
 
@@ -153,10 +168,11 @@ impl<'a> Fields<'a> {
     /// The next space-separated word.
     fn word(&mut self) -> Option<&'a str> {
         self.skip_spaces();
-        let rest = &self.s[self.i..];
-        let len = rest.find(' ').unwrap_or(rest.len());
+        let rest = &self.s.as_bytes()[self.i..];
+        let len = memchr::memchr(b' ', rest).unwrap_or(rest.len());
+        let start = self.i;
         self.i += len;
-        (len > 0).then(|| &rest[..len])
+        (len > 0).then(|| &self.s[start..start + len])
     }
 
     /// The next `[…]` field, without the brackets.
@@ -166,12 +182,11 @@ impl<'a> Fields<'a> {
                 "expected the request time in brackets (`[10/Oct/2000:13:55:36 -0700]`)",
             ));
         }
-        let rest = &self.s[self.i + 1..];
-        let len = rest
-            .find(']')
+        let start = self.i + 1;
+        let len = memchr::memchr(b']', &self.s.as_bytes()[start..])
             .ok_or_else(|| malformed("the request time's `[` is never closed (truncated line?)"))?;
         self.i += len + 2;
-        Ok(&rest[..len])
+        Ok(&self.s[start..start + len])
     }
 
     /// The next `"…"` field, without the quotes and still escaped. A backslash escapes the byte
@@ -183,15 +198,13 @@ impl<'a> Fields<'a> {
         let bytes = self.s.as_bytes();
         let start = self.i + 1;
         let mut j = start;
-        while j < bytes.len() {
-            match bytes[j] {
-                b'\\' => j += 2,
-                b'"' => {
-                    self.i = j + 1;
-                    return Ok(&self.s[start..j]);
-                }
-                _ => j += 1,
+        while let Some(k) = memchr::memchr2(b'\\', b'"', bytes.get(j..).unwrap_or_default()) {
+            j += k;
+            if bytes[j] == b'"' {
+                self.i = j + 1;
+                return Ok(&self.s[start..j]);
             }
+            j += 2;
         }
         Err(malformed(format!(
             "the quoted {what} is never closed (truncated line?)"
@@ -206,18 +219,21 @@ impl<'a> Fields<'a> {
 /// One line → the request's time and the request.
 fn parse_line(text: &str) -> Result<(Timestamp, HttpRequest), Failure> {
     let mut f = Fields { s: text, i: 0 };
-    let mut prefix: Vec<&str> = Vec::with_capacity(4);
-    while f.peek().is_some_and(|b| b != b'[') && prefix.len() < 5 {
-        prefix.extend(f.word());
+    let mut words = [""; 5];
+    let mut count = 0;
+    while count < words.len() && f.peek().is_some_and(|b| b != b'[') {
+        if let Some(word) = f.word() {
+            words[count] = word;
+            count += 1;
+        }
     }
     // `host ident user` (CLF) or `vhost:port host ident user` (vhost_combined).
-    let (vhost, addr) = match prefix.as_slice() {
+    let (vhost, addr) = match &words[..count] {
         [addr, _ident, _user] => (None, *addr),
         [vhost, addr, _ident, _user] => (Some(*vhost), *addr),
         _ if f.peek() == Some(b'[') => {
             return Err(malformed(format!(
-                "expected `remote_addr ident user [time]`, optionally after `vhost:port`; found {} field(s) before the time",
-                prefix.len()
+                "expected `remote_addr ident user [time]`, optionally after `vhost:port`; found {count} field(s) before the time"
             )))
         }
         _ => {
@@ -374,13 +390,16 @@ pub(super) fn host_of_target(method: Option<&str>, target: &str) -> Option<Strin
 /// The host of an absolute-form target (`http://user@169.254.169.254:80/latest` →
 /// `169.254.169.254:80`): the authority without userinfo. `None` for origin-form targets.
 pub(super) fn absolute_form_host(target: &str) -> Option<&str> {
-    let (scheme, rest) = target.split_once("://")?;
-    let mut chars = scheme.bytes();
-    if !chars.next().is_some_and(|b| b.is_ascii_alphabetic())
-        || !chars.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-    {
+    // The scheme is what precedes the first `://`, so it is the run of scheme characters at the
+    // start, followed by `://` (a `:` ends the run).
+    let b = target.as_bytes();
+    if !b.first().is_some_and(u8::is_ascii_alphabetic) {
         return None;
     }
+    let scheme_len = b
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))?;
+    let rest = target[scheme_len..].strip_prefix("://")?;
     // `\` ends the authority too: WHATWG URL parsers (and so many HTTP clients) treat it as `/`.
     let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
     let authority = &rest[..end];
