@@ -60,6 +60,12 @@ impl<'a> LineCounter<'a> {
     pub fn skip_to(&mut self, offset: usize) {
         self.floor = self.floor.max(offset);
     }
+
+    /// The offset from which [`LineCounter::line_at`] answers exactly: an offset behind it gets
+    /// the line of this one.
+    pub fn exact_from(&self) -> usize {
+        self.pos.max(self.floor)
+    }
 }
 
 fn is_ws(b: u8) -> bool {
@@ -201,22 +207,7 @@ fn frame_values(buf: &[u8], first: usize, first_end: Option<usize>) -> Vec<Resul
     let one_line = first_end.is_some_and(|end| memchr::memchr(b'\n', &buf[first..end]).is_none())
         || json_lines_after_a_corrupt_first_line(buf, first);
     if one_line {
-        let mut start = first;
-        while start < buf.len() {
-            let line_end = memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |k| start + k);
-            let mut end = line_end;
-            while end > start && is_ws(buf[end - 1]) {
-                end -= 1;
-            }
-            if end > start {
-                out.push(Ok(Span {
-                    start,
-                    end,
-                    line: lines.line_at(start),
-                }));
-            }
-            start = skip_ws(buf, line_end);
-        }
+        out.extend(json_lines(buf, first).map(Ok));
         return out;
     }
     let mut i = first;
@@ -239,6 +230,50 @@ fn frame_values(buf: &[u8], first: usize, first_end: Option<usize>) -> Vec<Resul
         end = value_end(buf, i);
     }
     out
+}
+
+/// The values of a buffer read as JSON lines from `first` (where [`skip_ws`] leaves the start of
+/// the buffer): one span per non-blank line, without its surrounding whitespace, and its line.
+/// This is how [`top_level_values`] frames a buffer whose first value fits on one line.
+pub fn json_lines(buf: &[u8], first: usize) -> JsonLines<'_> {
+    JsonLines {
+        buf,
+        start: first,
+        lines: LineCounter::new(buf),
+    }
+}
+
+/// Iterator of [`json_lines`].
+#[derive(Debug, Clone)]
+pub struct JsonLines<'a> {
+    buf: &'a [u8],
+    start: usize,
+    lines: LineCounter<'a>,
+}
+
+impl Iterator for JsonLines<'_> {
+    type Item = Span;
+
+    fn next(&mut self) -> Option<Span> {
+        let buf = self.buf;
+        while self.start < buf.len() {
+            let start = self.start;
+            let line_end = memchr::memchr(b'\n', &buf[start..]).map_or(buf.len(), |k| start + k);
+            let mut end = line_end;
+            while end > start && is_ws(buf[end - 1]) {
+                end -= 1;
+            }
+            self.start = skip_ws(buf, line_end);
+            if end > start {
+                return Some(Span {
+                    start,
+                    end,
+                    line: self.lines.line_at(start),
+                });
+            }
+        }
+        None
+    }
 }
 
 /// Whether the scalar `buf[start..end]` (as [`value_end`] frames a value that is not a string,

@@ -18,14 +18,16 @@ use credtrail_event::{
     workload::classify_assumed_role_arn, Body, CloudApiCall, Event, FileId, Identity, IdentityKind, IssuedCredential,
     MetadataOptionsChange, Origin, SourceAddress, Timestamp,
 };
-use serde::de::IgnoredAny;
+use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 use serde::Deserialize;
 use serde_json::Value;
+use sonic_rs::LazyValue;
 
 use super::{Format, ParsedFile};
 use crate::diagnostic::{excerpt, Reason};
 use crate::json_stream::{
-    array_elements, find_top_level_array, find_top_level_value, top_level_values_with_array, LineCounter, Span,
+    array_elements, find_top_level_array, find_top_level_value, json_lines, skip_ws, top_level_values_with_array,
+    KnownArray, LineCounter, Span, Unterminated,
 };
 
 pub struct CloudTrail;
@@ -57,72 +59,346 @@ impl Format for CloudTrail {
     }
 
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
+        if parse_batches(buf, file, out) {
+            return;
+        }
         let mut index = 0u64;
         let mut lines = LineCounter::new(buf);
         // The first value's record array is framed once, while the value itself is.
         let (tops, mut known) = top_level_values_with_array(buf, b"Records");
         for top in tops {
-            let (span, truncated) = match top {
-                Ok(span) => (span, false),
-                Err(cut) => (
-                    Span {
-                        start: cut.start,
-                        end: buf.len(),
-                        line: cut.line,
-                    },
-                    true,
-                ),
-            };
-            let records = match buf[span.start] {
-                b'[' => Some(span.start),
-                b'{' => find_top_level_array(buf, span, b"Records"),
-                _ => None,
-            };
-            match records {
-                Some(open) => {
-                    let elements = match known.take() {
-                        Some(k) if k.open == open => {
-                            // Leave the line counter where framing the array here would have.
-                            if let Some(Ok(last)) = k.elements.last() {
-                                lines.skip_to(last.start);
-                            }
-                            k.elements
-                        }
-                        _ => array_elements(buf, open, &mut lines),
-                    };
-                    for element in elements {
-                        index += 1;
-                        match element {
-                            Ok(el) => record(buf, el, index, file, out),
-                            Err(cut) => {
-                                out.records += 1;
-                                out.diagnose((file, cut.line, Some(index)),
-                                    NAME,
-                                    Reason::InvalidJson,
-                                    "record is cut off (truncated file or unbalanced brackets); the records before it were read",
-                                    Some(excerpt(&buf[cut.start..])),
-                                );
-                            }
-                        }
+            top_value(buf, top, &mut known, &mut index, &mut lines, file, out);
+        }
+    }
+}
+
+/// One top-level value: a record array (bare, or under `Records`), each element a record; or a
+/// single record.
+fn top_value(
+    buf: &[u8],
+    top: Result<Span, Unterminated>,
+    known: &mut Option<KnownArray>,
+    index: &mut u64,
+    lines: &mut LineCounter<'_>,
+    file: FileId,
+    out: &mut ParsedFile,
+) {
+    let (span, truncated) = match top {
+        Ok(span) => (span, false),
+        Err(cut) => (
+            Span {
+                start: cut.start,
+                end: buf.len(),
+                line: cut.line,
+            },
+            true,
+        ),
+    };
+    let records = match buf[span.start] {
+        b'[' => Some(span.start),
+        b'{' => find_top_level_array(buf, span, b"Records"),
+        _ => None,
+    };
+    match records {
+        Some(open) => {
+            let elements = match known.take() {
+                Some(k) if k.open == open => {
+                    // Leave the line counter where framing the array here would have.
+                    if let Some(Ok(last)) = k.elements.last() {
+                        lines.skip_to(last.start);
                     }
+                    k.elements
                 }
-                None if truncated => {
-                    index += 1;
-                    out.records += 1;
-                    out.diagnose(
-                        (file, span.line, Some(index)),
-                        NAME,
-                        Reason::InvalidJson,
-                        "JSON value does not end (truncated file or unbalanced brackets)",
-                        Some(excerpt(&buf[span.start..])),
-                    );
-                }
-                None => {
-                    index += 1;
-                    record(buf, span, index, file, out);
+                _ => array_elements(buf, open, lines),
+            };
+            for element in elements {
+                *index += 1;
+                match element {
+                    Ok(el) => record(buf, el, *index, file, out),
+                    Err(cut) => {
+                        out.records += 1;
+                        out.diagnose(
+                            (file, cut.line, Some(*index)),
+                            NAME,
+                            Reason::InvalidJson,
+                            "record is cut off (truncated file or unbalanced brackets); the records before it were read",
+                            Some(excerpt(&buf[cut.start..])),
+                        );
+                    }
                 }
             }
         }
+        None if truncated => {
+            *index += 1;
+            out.records += 1;
+            out.diagnose(
+                (file, span.line, Some(*index)),
+                NAME,
+                Reason::InvalidJson,
+                "JSON value does not end (truncated file or unbalanced brackets)",
+                Some(excerpt(&buf[span.start..])),
+            );
+        }
+        None => {
+            *index += 1;
+            record(buf, span, *index, file, out);
+        }
+    }
+}
+
+/// CloudTrail's own shape, a `{"Records":[…]}` batch on one line (one per S3 object, or one per
+/// line), read in one pass of the typed parser per batch instead of framing every record and then
+/// parsing it. Answers whether it read the buffer; when it did not, it added nothing to `out`.
+///
+/// It yields exactly what framing each record would. It reads a batch only when the batch is
+/// valid JSON on its line, so the general path would also read the buffer as JSON lines and cite
+/// that line for every record of the batch. Anything that path reads in a way this one does not
+/// reproduce (a key written with escapes, a duplicate key of interest, an EventBridge or Filebeat
+/// record, a record that would be rejected) makes the whole batch go the general way, which alone
+/// words diagnostics. A first line that is not such a batch leaves the whole buffer to it.
+fn parse_batches(buf: &[u8], file: FileId, out: &mut ParsedFile) -> bool {
+    let first = skip_ws(buf, 0);
+    if buf.get(first) != Some(&b'{') {
+        return false;
+    }
+    let mut values = json_lines(buf, first);
+    let mut index = 0u64;
+    match values.next() {
+        Some(head) if batch(buf, head, &mut index, file, out) => {}
+        _ => return false,
+    }
+    let mut lines = LineCounter::new(buf);
+    let mut known = None;
+    for span in values {
+        // After a record array that ran on past its own line (a corrupt line), the general path
+        // cites that array's last line for what follows: leave those lines to it.
+        if lines.exact_from() > span.start || !batch(buf, span, &mut index, file, out) {
+            top_value(buf, Ok(span), &mut known, &mut index, &mut lines, file, out);
+        }
+    }
+    true
+}
+
+/// Reads one batch line into `out`; false, having added nothing, when it must go the general way.
+fn batch(buf: &[u8], span: Span, index: &mut u64, file: FileId, out: &mut ParsedFile) -> bool {
+    if buf[span.start] != b'{' {
+        return false;
+    }
+    let Ok(Batch(mut events)) = sonic_rs::from_slice::<Batch>(&buf[span.start..span.end]) else {
+        return false;
+    };
+    for event in &mut events {
+        *index += 1;
+        event.origin = Origin {
+            file,
+            line: span.line,
+            index: *index,
+        };
+    }
+    out.records += events.len() as u64;
+    out.events.append(&mut events);
+    true
+}
+
+/// An object key as written: `None` when it holds escapes (the general path compares keys byte
+/// for byte, the typed parser after unescaping; such keys are left to the general path).
+struct RawKey<'a>(Option<&'a str>);
+
+impl<'de> Deserialize<'de> for RawKey<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawKey<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(RawKey(Some(v)))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(RawKey(None))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+fn leave_to_general_path<E: serde::de::Error>() -> E {
+    E::custom("left to the general path")
+}
+
+/// A `{"Records":[…]}` batch read into events (their origins still to be set).
+struct Batch(Vec<Event>);
+
+impl<'de> Deserialize<'de> for Batch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Batch;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a CloudTrail batch")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Batch, A::Error> {
+                let mut records = None;
+                while let Some(RawKey(key)) = map.next_key()? {
+                    match key {
+                        Some("Records") if records.is_none() => records = Some(map.next_value::<BatchRecords>()?.0),
+                        Some("Records") | None => return Err(leave_to_general_path()),
+                        Some(_) => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                records.map(Batch).ok_or_else(leave_to_general_path)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+struct BatchRecords(Vec<Event>);
+
+impl<'de> Deserialize<'de> for BatchRecords {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = BatchRecords;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an array of CloudTrail records")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BatchRecords, A::Error> {
+                let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                let origin = Origin {
+                    file: FileId(0),
+                    line: 0,
+                    index: 0,
+                };
+                while let Some(BatchRecord { raw, request, response }) = seq.next_element()? {
+                    if raw.event_name.is_none()
+                        && (raw.detail.is_some()
+                            || raw.aws.is_some()
+                            || raw.dotted_marker.is_some()
+                            || raw.dotted_action.is_some())
+                    {
+                        return Err(leave_to_general_path());
+                    }
+                    let subs = Subs::Raw {
+                        request: request.as_ref().map(LazyValue::as_raw_str),
+                        response: response.as_ref().map(LazyValue::as_raw_str),
+                    };
+                    events.push(build(&raw, &subs, origin).map_err(|_| leave_to_general_path())?);
+                }
+                Ok(BatchRecords(events))
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
+/// A record of a batch: what [`RawRecord`]'s derived parse reads, read the same way, plus the raw
+/// text of `requestParameters` and `responseElements` (which the general path finds by framing).
+/// Keys written with escapes and repeated keys of interest are refused (see [`parse_batches`]).
+struct BatchRecord<'a> {
+    raw: RawRecord<'a>,
+    request: Option<LazyValue<'a>>,
+    response: Option<LazyValue<'a>>,
+}
+
+/// The value of a field read with [`borrowed_str`], as `RawRecord`'s fields are.
+struct Text<'a>(Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        borrowed_str(d).map(Text)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for BatchRecord<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = BatchRecord<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a CloudTrail record")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BatchRecord<'de>, A::Error> {
+                fn text<'de, A: MapAccess<'de>>(
+                    map: &mut A,
+                    slot: &mut Option<Cow<'de, str>>,
+                    seen: &mut bool,
+                ) -> Result<(), A::Error> {
+                    if std::mem::replace(seen, true) {
+                        return Err(leave_to_general_path());
+                    }
+                    *slot = map.next_value::<Text<'de>>()?.0;
+                    Ok(())
+                }
+                fn value<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+                    map: &mut A,
+                    slot: &mut Option<T>,
+                    seen: &mut bool,
+                ) -> Result<(), A::Error> {
+                    if std::mem::replace(seen, true) {
+                        return Err(leave_to_general_path());
+                    }
+                    *slot = map.next_value::<Option<T>>()?;
+                    Ok(())
+                }
+                let mut r = RawRecord::default();
+                let mut request = None;
+                let mut response = None;
+                // One flag per field below, in order: a repeated key is left to the general path.
+                let mut seen = [false; 20];
+                while let Some(RawKey(key)) = map.next_key()? {
+                    let Some(key) = key else {
+                        return Err(leave_to_general_path());
+                    };
+                    match key {
+                        "eventTime" => text(&mut map, &mut r.event_time, &mut seen[0])?,
+                        "@timestamp" => text(&mut map, &mut r.at_timestamp, &mut seen[1])?,
+                        "eventSource" => text(&mut map, &mut r.event_source, &mut seen[2])?,
+                        "eventName" => text(&mut map, &mut r.event_name, &mut seen[3])?,
+                        "awsRegion" => text(&mut map, &mut r.aws_region, &mut seen[4])?,
+                        "sourceIPAddress" => text(&mut map, &mut r.source_ip_address, &mut seen[5])?,
+                        "userAgent" => text(&mut map, &mut r.user_agent, &mut seen[6])?,
+                        "errorCode" => text(&mut map, &mut r.error_code, &mut seen[7])?,
+                        "recipientAccountId" => text(&mut map, &mut r.recipient_account_id, &mut seen[8])?,
+                        "vpcEndpointId" => text(&mut map, &mut r.vpc_endpoint_id, &mut seen[9])?,
+                        "vpcEndpointAccountId" => text(&mut map, &mut r.vpc_endpoint_account_id, &mut seen[10])?,
+                        "eventType" => text(&mut map, &mut r.event_type, &mut seen[11])?,
+                        "readOnly" => value(&mut map, &mut r.read_only, &mut seen[12])?,
+                        "userIdentity" => value(&mut map, &mut r.user_identity, &mut seen[13])?,
+                        "detail" => value(&mut map, &mut r.detail, &mut seen[14])?,
+                        "aws" => value(&mut map, &mut r.aws, &mut seen[15])?,
+                        "aws.cloudtrail.event_version" => value(&mut map, &mut r.dotted_marker, &mut seen[16])?,
+                        "event.action" => value(&mut map, &mut r.dotted_action, &mut seen[17])?,
+                        // The general path parses the first of these by itself, `null` included.
+                        "requestParameters" => raw_value(&mut map, &mut request, &mut seen[18])?,
+                        "responseElements" => raw_value(&mut map, &mut response, &mut seen[19])?,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(BatchRecord {
+                    raw: r,
+                    request,
+                    response,
+                })
+            }
+        }
+        fn raw_value<'de, A: MapAccess<'de>>(
+            map: &mut A,
+            slot: &mut Option<LazyValue<'de>>,
+            seen: &mut bool,
+        ) -> Result<(), A::Error> {
+            if std::mem::replace(seen, true) {
+                return Err(leave_to_general_path());
+            }
+            *slot = Some(map.next_value::<LazyValue<'de>>()?);
+            Ok(())
+        }
+        d.deserialize_map(V)
     }
 }
 
@@ -314,7 +590,7 @@ fn parse_record(buf: &[u8], span: Span, origin: Origin) -> Result<Event, Failure
     if raw.event_name.is_none() && (raw.aws.is_some() || raw.dotted_marker.is_some() || raw.dotted_action.is_some()) {
         return parse_filebeat(bytes, origin);
     }
-    build(&raw, buf, span, origin)
+    build(&raw, &Subs::Framed { buf, span }, origin)
 }
 
 fn json_failure(bytes: &[u8], err: &sonic_rs::Error) -> Failure {
@@ -335,7 +611,7 @@ fn opt(s: &Option<Cow<'_, str>>) -> Option<String> {
     s.as_deref().filter(|s| !s.is_empty()).map(str::to_string)
 }
 
-fn build(raw: &RawRecord<'_>, buf: &[u8], span: Span, origin: Origin) -> Result<Event, Failure> {
+fn build(raw: &RawRecord<'_>, subs: &Subs<'_>, origin: Origin) -> Result<Event, Failure> {
     let (Some(service), Some(action)) = (raw.event_source.as_deref(), raw.event_name.as_deref()) else {
         return Err((Reason::MissingField, "record has no eventSource or eventName".into()));
     };
@@ -386,10 +662,10 @@ fn build(raw: &RawRecord<'_>, buf: &[u8], span: Span, origin: Origin) -> Result<
         metadata_options: None,
     };
     if action == "AssumeRole" && call.identity.kind == Some(IdentityKind::AwsService) {
-        call.issued_credential = issued_credential(buf, span, call.identity.invoked_by.as_deref());
+        call.issued_credential = issued_credential(subs, call.identity.invoked_by.as_deref());
     }
     if is_metadata_options_action(action) {
-        call.metadata_options = metadata_options(buf, span);
+        call.metadata_options = metadata_options(subs);
     }
     Ok(Event {
         time,
@@ -398,21 +674,43 @@ fn build(raw: &RawRecord<'_>, buf: &[u8], span: Span, origin: Origin) -> Result<
     })
 }
 
+/// Where a record's `requestParameters` and `responseElements` are.
+enum Subs<'a> {
+    /// Found by framing the record at `span` (the first of each key).
+    Framed { buf: &'a [u8], span: Span },
+    /// Their raw text, kept while the record was parsed (see [`BatchRecord`]).
+    Raw {
+        request: Option<&'a str>,
+        response: Option<&'a str>,
+    },
+}
+
 /// Sub-object of a record, parsed on demand: only the few events that need request or response
 /// details pay for a full parse.
-fn sub_value(buf: &[u8], span: Span, key: &[u8]) -> Option<Value> {
-    let v = find_top_level_value(buf, span, key)?;
-    serde_json::from_slice(&buf[v.start..v.end]).ok()
+fn sub_value(subs: &Subs<'_>, key: &str) -> Option<Value> {
+    match subs {
+        Subs::Framed { buf, span } => {
+            let v = find_top_level_value(buf, *span, key.as_bytes())?;
+            serde_json::from_slice(&buf[v.start..v.end]).ok()
+        }
+        Subs::Raw { request, response } => {
+            let text = match key {
+                "requestParameters" => request,
+                _ => response,
+            };
+            serde_json::from_str((*text)?).ok()
+        }
+    }
 }
 
 /// `sts:AssumeRole` made by EC2 or ECS for a workload: the credential's birth.
-fn issued_credential(buf: &[u8], span: Span, invoked_by: Option<&str>) -> Option<IssuedCredential> {
+fn issued_credential(subs: &Subs<'_>, invoked_by: Option<&str>) -> Option<IssuedCredential> {
     let issuer = invoked_by?;
     if !matches!(issuer, "ec2.amazonaws.com" | "ecs-tasks.amazonaws.com") {
         return None;
     }
-    let response = sub_value(buf, span, b"responseElements")?;
-    let request = sub_value(buf, span, b"requestParameters");
+    let response = sub_value(subs, "responseElements")?;
+    let request = sub_value(subs, "requestParameters");
     let access_key = response.pointer("/credentials/accessKeyId")?.as_str()?.to_string();
     let request = request.as_ref();
     Some(IssuedCredential {
@@ -445,8 +743,8 @@ fn is_metadata_options_action(action: &str) -> bool {
 /// `ModifyInstanceMetadataOptionsRequest`, under `MetadataOptions` in launch template data, or
 /// `metadataOptions` in `RunInstances`. Keys are matched case-insensitively because the APIs
 /// disagree on case.
-fn metadata_options(buf: &[u8], span: Span) -> Option<MetadataOptionsChange> {
-    let request = sub_value(buf, span, b"requestParameters")?;
+fn metadata_options(subs: &Subs<'_>) -> Option<MetadataOptionsChange> {
+    let request = sub_value(subs, "requestParameters")?;
     let mut change = MetadataOptionsChange::default();
     let mut found = false;
     visit_objects(&request, &mut |obj| {
@@ -473,7 +771,7 @@ fn metadata_options(buf: &[u8], span: Span) -> Option<MetadataOptionsChange> {
         }
     });
     if change.target.is_none() {
-        change.target = sub_value(buf, span, b"responseElements").and_then(|r| {
+        change.target = sub_value(subs, "responseElements").and_then(|r| {
             let mut ids = Vec::new();
             visit_objects(&r, &mut |obj| {
                 if let Some(id) = obj.get("instanceId").and_then(Value::as_str) {
@@ -570,7 +868,7 @@ fn parse_filebeat(bytes: &[u8], origin: Origin) -> Result<Event, Failure> {
         line: origin.line,
     };
     let raw: RawRecord<'_> = sonic_rs::from_slice(&text).map_err(|e| json_failure(&text, &e))?;
-    build(&raw, &text, span, origin)
+    build(&raw, &Subs::Framed { buf: &text, span }, origin)
 }
 
 /// Turns `{"a.b": 1}` into `{"a": {"b": 1}}` (Elastic exports and Logstash `flatten` write dotted
@@ -743,6 +1041,58 @@ mod tests {
         proptest::collection::vec(piece, 0..24).prop_map(|p| p.concat().into_bytes())
     }
 
+    /// Records that the one-pass batch read must read as the per-record parse does, or leave to it:
+    /// escaped and repeated keys, sub-objects, EventBridge and Filebeat shapes, rejected records.
+    const BATCH_RECORDS: &[&str] = &[
+        r#"{"eventTime":"2024-01-02T03:04:05Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","sourceIPAddress":"198.51.100.7","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/r/i-0123456789abcdef0","accessKeyId":"ASIAEXAMPLE","sessionContext":{"ec2RoleDelivery":"1.0","attributes":{"creationDate":"2024-01-02T01:00:00Z"}}},"vpcEndpointId":"vpce-1","readOnly":"true"}"#,
+        r#"{"eventTime":"2024-01-02T03:04:06Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRole","sourceIPAddress":"ec2.amazonaws.com","userIdentity":{"type":"AWSService","invokedBy":"ec2.amazonaws.com"},"requestParameters":{"roleArn":"arn:aws:iam::1:role/r","roleSessionName":"i-0123456789abcdef0"},"responseElements":{"credentials":{"accessKeyId":"ASIANEW"}}}"#,
+        r#"{"eventTime":"2024-01-02T03:04:06Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRole","userIdentity":{"type":"AWSService","invokedBy":"ecs-tasks.amazonaws.com"},"responseElements":{"credentials":{"accessKeyId":"ASIA\u0041"}},"requestParameters":null}"#,
+        r#"{"eventTime":"2024-01-02T03:04:06Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRole","userIdentity":{"type":"AWSService","invokedBy":"ec2.amazonaws.com"},"responseElements":{"credentials":{"accessKeyId":"ASIA1"}},"responseElements":{"credentials":{"accessKeyId":"ASIA2"}}}"#,
+        r#"{"eventTime":"2024-01-02T03:04:06Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRole","userIdentity":{"type":"AWSService","invokedBy":"ec2.amazonaws.com"},"responseElem\u0065nts":{"credentials":{"accessKeyId":"ASIA3"}}}"#,
+        r#"{"eventTime":"2024-01-02T03:04:07Z","eventSource":"ec2.amazonaws.com","eventName":"ModifyInstanceMetadataOptions","requestParameters":{"ModifyInstanceMetadataOptionsRequest":{"InstanceId":"i-1","HttpTokens":"optional","HttpPutResponseHopLimit":"2"}},"responseElements":{"instanceId":"i-1"}}"#,
+        r#"{"eventTime":"2024-01-02T03:04:07Z","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","requestParameters":{"metadataOptions":{"httpTokens":"optional"}},"responseElements":{"instancesSet":{"items":[{"instanceId":"i-2"},{"instanceId":"i-3"}]}}}"#,
+        r#"{"eventTime":"2024-01-02T03:04:08Z","event\u004eame":"GetObject","eventSource":"s3.amazonaws.com"}"#,
+        r#"{"eventTime":"2024-01-02T03:04:08Z","eventName":"A","eventName":"B","eventSource":"s3.amazonaws.com"}"#,
+        r#"{"eventTime":"2024-01-02T03:04:08Z","eventName":"GetObject","eventSource":"s3.amazonaws.com","x":1,"x":2,"errorCode":"AccessDenied"}"#,
+        r#"{"eventTime":"2024-01-02T03:04:09Z","eventSource":"s3.amazonaws.com"}"#,
+        r#"{"eventTime":"yesterday","eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#,
+        r#"{"eventName":5}"#,
+        r#"{"detail-type":"AWS API Call via CloudTrail","detail":{"eventTime":"2024-01-02T03:04:10Z","eventSource":"iam.amazonaws.com","eventName":"ListRoles"}}"#,
+        r#"{"detail":null,"eventTime":"2024-01-02T03:04:10Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers"}"#,
+        r#"{"@timestamp":"2024-01-02T03:04:11Z","event.action":"ListBuckets","event.provider":"s3.amazonaws.com"}"#,
+        r#"{"@timestamp":"2024-01-02T03:04:11Z","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","readOnly":null,"userIdentity":null,"userAgent":null}"#,
+        r#"{"eventTime":"2024-01-02T03:04:12Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","userAgent":"a\"b\u00e9"}"#,
+        r#"["2024-01-02T03:04:12Z","s3.amazonaws.com","GetObject"]"#,
+        "7",
+    ];
+
+    /// Mostly well-formed batches, one per line, with now and then a line that is not one.
+    fn batches() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let record = proptest::sample::select(BATCH_RECORDS);
+        let batch = (
+            proptest::sample::select(
+                &[
+                    r#"{"Records":["#,
+                    r#"{"x":[1,{"Records":2}],"Records":["#,
+                    r#"{"Rec\u006frds":["#,
+                    r#"{"Records":[], "Records":["#,
+                    r#" {"Records" : [ "#,
+                    r#"["#,
+                ][..],
+            ),
+            proptest::collection::vec(record, 0..5),
+            proptest::sample::select(&["]}", "]}", "]}", "]", "], \"y\":null}", "]} ", "],", ","][..]),
+        )
+            .prop_map(|(open, records, close)| format!("{open}{}{close}", records.join(",")));
+        let line = prop_oneof![
+            8 => batch,
+            1 => proptest::sample::select(BATCH_RECORDS).prop_map(str::to_string),
+            1 => Just(String::new()),
+        ];
+        proptest::collection::vec(line, 0..5).prop_map(|l| l.join("\n").into_bytes())
+    }
+
     /// A first line cut after a record, read as JSON lines (see `json_stream`), whose record array
     /// still runs on over the later lines: the lines cited for the records of line 2 are the ones
     /// the two-walk parse cited.
@@ -757,7 +1107,53 @@ mod tests {
         assert_eq!(fast.events.len(), 3);
     }
 
+    /// Every batch record above, each alone in a batch: the ones the batch read takes yield what the
+    /// per-record parse yields, and the others are left to it.
+    #[test]
+    fn batch_records_read_as_framed_records() {
+        let mut batch_read = 0;
+        for rec in BATCH_RECORDS {
+            let buf = format!("{{\"Records\":[{rec}]}}\n");
+            let mut fast = ParsedFile::default();
+            let took = parse_batches(buf.as_bytes(), FileId(0), &mut fast);
+            let slow = reference_parse(buf.as_bytes(), FileId(0));
+            if took {
+                batch_read += 1;
+                assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{rec}");
+            } else {
+                assert_eq!(format!("{fast:?}"), format!("{:?}", ParsedFile::default()), "{rec}");
+            }
+            let mut all = ParsedFile::default();
+            CloudTrail.parse(buf.as_bytes(), FileId(0), &mut all);
+            assert_eq!(format!("{all:?}"), format!("{slow:?}"), "{rec}");
+        }
+        // The ordinary records, sub-objects and `null`s are read in one pass.
+        assert_eq!(batch_read, 9);
+    }
+
+    /// A corrupt line whose record array runs on over the next lines: the general path cites the
+    /// line it stopped on for a good batch among them, and so must this one.
+    #[test]
+    fn a_batch_inside_a_runaway_array_cites_what_the_general_path_cites() {
+        let rec = BATCH_RECORDS[0];
+        let buf = format!("{{\"Records\":[{rec}]}}\n{{\"Records\":[{rec},\n{{\"Records\":[{rec}]}}\n,{rec}]}}\n");
+        let mut fast = ParsedFile::default();
+        CloudTrail.parse(buf.as_bytes(), FileId(0), &mut fast);
+        let slow = reference_parse(buf.as_bytes(), FileId(0));
+        assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
+        let lines: Vec<u64> = fast.events.iter().map(|e| e.origin.line).collect();
+        assert_eq!(lines, [1, 2, 4, 4], "line 3's record cites line 4, as it always did");
+    }
+
     proptest::proptest! {
+        #[test]
+        fn batches_parse_as_the_two_walk_reference(buf in batches()) {
+            let mut fast = ParsedFile::default();
+            CloudTrail.parse(&buf, FileId(0), &mut fast);
+            let slow = reference_parse(&buf, FileId(0));
+            proptest::prop_assert_eq!(format!("{:?}", fast), format!("{:?}", slow));
+        }
+
         #[test]
         fn parsing_matches_the_two_walk_reference(buf in pieces()) {
             let mut fast = ParsedFile::default();
