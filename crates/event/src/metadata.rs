@@ -209,6 +209,14 @@ const MAX_USERINFO_LEN: usize = 512;
 /// Every host form is accepted here, bare `metadata` included, because the caller vouches that
 /// this is a host; only Azure Arc needs its port (`localhost` alone is any local server).
 pub fn canonical_target(target: &str, host_header: Option<&str>) -> Option<MetadataTarget> {
+    if !may_name_target(target) && !host_header.is_some_and(may_name_target) {
+        return None;
+    }
+    known_target(target, host_header)
+}
+
+/// [`canonical_target`] without the pre-filter.
+fn known_target(target: &str, host_header: Option<&str>) -> Option<MetadataTarget> {
     let t = target.trim_matches(|c: char| c.is_ascii_whitespace());
     if t.is_empty() {
         return None;
@@ -273,7 +281,7 @@ pub fn canonical_target(target: &str, host_header: Option<&str>) -> Option<Metad
 /// Targets come out in the order met, the plainest layer first, each (provider, endpoint, path,
 /// grade) once.
 pub fn find_targets(text: &str) -> Vec<MetadataTarget> {
-    if !may_contain_target(text.as_bytes()) {
+    if !may_contain_target(text) {
         return Vec::new();
     }
     scan_layers(text)
@@ -315,17 +323,65 @@ fn scan_layers(text: &str) -> Vec<MetadataTarget> {
 // ---------------------------------------------------------------------------------------------
 // Pre-filter and decoding layers
 
-/// Cheap rejection of text that cannot hold a target: a necessary condition, never a sufficient
-/// one (text that passes is scanned in full).
+/// Cheap rejection of text that cannot hold a target, for [`find_targets`]: a necessary
+/// condition, never a sufficient one (text that passes is scanned in full).
 ///
-/// Text holding an escape that a later layer undoes (`%XX`, `\uXXXX`, `&#`) gets the loose test
-/// of [`may_contain_target_loosely`]: the decoded layers can hold anything. Other text is scanned
-/// as it is, once, and a target needs a host that [`identify`] maps to a metadata service. Every
-/// such host, in ASCII, holds one of these (non-ASCII text always passes: Unicode disguises):
+/// [`find_targets`] scans the text and each layer decoded from it; a target in a layer needs a
+/// host in that layer that [`examine`] lets through. Text with nothing to decode (no `%`,
+/// `\` or `&`, the common case) is one layer and costs one pass over its bytes; otherwise the
+/// layers are decoded as [`scan_layers`] decodes them and each is tested, which is still much
+/// cheaper than lexing and canonicalising every run of each.
+fn may_contain_target(text: &str) -> bool {
+    let first = examine(text.as_bytes());
+    if first.may_hold_host {
+        return true;
+    }
+    if !first.may_escape {
+        return false;
+    }
+    let mut layer: Cow<'_, str> = Cow::Borrowed(text);
+    let mut percent_rounds = 0;
+    // The layers after the first, as `scan_layers` decodes them.
+    for _ in 1..MAX_LAYERS {
+        let Some((decoded, kind)) = decode_layer(&layer, percent_rounds < MAX_PERCENT_ROUNDS) else {
+            return false;
+        };
+        if kind == Layer::Percent {
+            percent_rounds += 1;
+        }
+        if examine(decoded.as_bytes()).may_hold_host {
+            return true;
+        }
+        layer = Cow::Owned(decoded);
+    }
+    false
+}
+
+/// The pre-filter of [`canonical_target`]: a host comes from a part of the target or of the
+/// `Host` header, percent-decoded if it holds `%`, and must pass [`examine`] (a part's digit
+/// runs are the whole string's: parts end at `@ : / \ ? #`); a loopback one needs port 40342,
+/// which may have leading zeros there.
+fn may_name_target(text: &str) -> bool {
+    let seen = examine(text.as_bytes());
+    seen.may_hold_host || seen.percent
+}
+
+/// What [`examine`] saw in one layer of text.
+struct Examined {
+    /// A host that may reach a metadata service.
+    may_hold_host: bool,
+    /// A `%`, `\` or `&`: a decoding layer may follow.
+    may_escape: bool,
+    percent: bool,
+}
+
+/// Whether one layer of text can hold a host that [`identify`] maps to a metadata service (with
+/// Azure Arc's port for loopback). Non-ASCII text always can (Unicode disguises). In ASCII, every
+/// such host holds one of these:
 ///
 /// - the service names `metadata…` and `instance-data…` (any case);
-/// - port `40342`: every loopback form (`127.0.0.1`, `0`, `::1`, `localhost`, names spelling
-///   them) is a target only with Azure Arc's port, which [`port_after`] reads as these 5 digits;
+/// - a run of digits worth 40342 in decimal: every loopback form (`127.0.0.1`, `0`, `::1`,
+///   `localhost`, names spelling them) is a target only with Azure Arc's port;
 /// - `0x`: any IPv4 form with a hexadecimal part;
 /// - a run of 10 or more digits that an IPv4 part reading (decimal, or octal after a `0`) takes
 ///   modulo 2^32 to a metadata address: the integer forms, each address being above 10^9;
@@ -340,101 +396,166 @@ fn scan_layers(text: &str) -> Vec<MetadataTarget> {
 ///   translated, NAT64; a group has at most 4 digits), the dashed IPv6 and 8-digit hex labels
 ///   that wildcard and rebinding DNS names carry.
 ///
-/// Ordinary log text (user agents, `Accept` headers, paths with version numbers, most IPv4
-/// addresses) holds none of these, and costs one pass over its bytes.
-fn may_contain_target(b: &[u8]) -> bool {
+/// The digit runs of a host are digit runs of the text (a host's neighbours are not digits), so
+/// testing the whole text is testing every host in it. Ordinary log text (user agents, `Accept`
+/// headers, paths with version numbers, most IPv4 addresses) holds none of these.
+fn examine(b: &[u8]) -> Examined {
+    let mut seen = Examined {
+        may_hold_host: true,
+        may_escape: false,
+        percent: false,
+    };
     // The previous digit run: where it ended and its value as an IPv4 part.
     let mut previous: Option<(usize, Option<u64>)> = None;
     let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if !PREFILTER_BYTES[usize::from(c)] {
-            i += 1;
-            continue;
-        }
-        if c.is_ascii_digit() {
-            let start = i;
-            let end = b[start..]
-                .iter()
-                .position(|d| !d.is_ascii_digit())
-                .map_or(b.len(), |n| start + n);
-            if digit_run_may_be_target(b, start, end) {
-                return true;
+    loop {
+        // To the next byte that needs a look, eight bytes at a time.
+        while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+            let marks = marked_bytes(u64::from_le_bytes(word));
+            if marks != 0 {
+                i += (marks.trailing_zeros() / 8) as usize;
+                break;
             }
-            let value = ipv4_part_value(&b[start..end]);
-            if let (Some((previous_end, Some(first))), Some(second)) = (previous, value) {
-                if previous_end + 1 == start && b[previous_end] == b'.' && dotted_pair_may_be_target(first, second) {
-                    return true;
+            i += 8;
+        }
+        if b.len() - i < 8 {
+            while i < b.len() && PREFILTER_BYTES[usize::from(b[i])] == 0 {
+                i += 1;
+            }
+        }
+        let Some(&c) = b.get(i) else { break };
+        match PREFILTER_BYTES[usize::from(c)] {
+            DIGIT => {
+                let start = i;
+                let end = b[start..]
+                    .iter()
+                    .position(|d| !d.is_ascii_digit())
+                    .map_or(b.len(), |n| start + n);
+                let value = ipv4_part_value(&b[start..end]);
+                if digit_run_may_be_target(b, start, end, value) {
+                    return seen;
                 }
+                if let (Some((previous_end, Some(first))), Some(second)) = (previous, value) {
+                    if previous_end + 1 == start && b[previous_end] == b'.' && dotted_pair_may_be_target(first, second)
+                    {
+                        return seen;
+                    }
+                }
+                previous = Some((end, value));
+                i = end;
             }
-            previous = Some((end, value));
-            i = end;
-            continue;
+            ESCAPE => {
+                seen.may_escape = true;
+                seen.percent |= c == b'%';
+                i += 1;
+            }
+            LETTER_D if service_name_at(b, i) => return seen,
+            NON_ASCII => return seen,
+            _ => i += 1,
         }
-        match c {
-            0x80.. => return true,
-            b'%' if is_percent_escape_at(b, i) => return may_contain_target_loosely(b),
-            b'\\' if is_json_escape_at(b, i) => return may_contain_target_loosely(b),
-            b'&' if b.get(i + 1) == Some(&b'#') => return may_contain_target_loosely(b),
-            b'd' | b'D' if service_name_at(b, i) => return true,
-            _ => {}
-        }
-        i += 1;
     }
-    false
+    seen.may_hold_host = false;
+    seen
 }
 
-/// The bytes [`may_contain_target`] stops at: digits, non-ASCII, escape starts, `d` of `data`.
-static PREFILTER_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
+const DIGIT: u8 = 1;
+const NON_ASCII: u8 = 2;
+const LETTER_D: u8 = 3;
+const ESCAPE: u8 = 4;
+
+/// The bytes [`examine`] looks at: digits, non-ASCII, the `d` of `data`, escape starts.
+static PREFILTER_BYTES: [u8; 256] = {
+    let mut table = [0; 256];
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
-        table[c] = b.is_ascii_digit() || b >= 0x80 || matches!(b, b'%' | b'\\' | b'&' | b'd' | b'D');
+        table[c] = if b.is_ascii_digit() {
+            DIGIT
+        } else if b >= 0x80 {
+            NON_ASCII
+        } else if b == b'd' || b == b'D' {
+            LETTER_D
+        } else if b == b'%' || b == b'\\' || b == b'&' {
+            ESCAPE
+        } else {
+            0
+        };
         c += 1;
     }
     table
 };
 
+/// The bytes of eight (little-endian) that [`PREFILTER_BYTES`] marks, as their high bits: the
+/// lowest is exact, higher ones may be false (bit tricks of
+/// <https://graphics.stanford.edu/~seander/bithacks.html#ZeroInWord>, whose borrows only run
+/// upwards).
+fn marked_bytes(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let equal = |c: u8| zero(x ^ (ONES * u64::from(c)));
+    // Bytes strictly between 0x2F and 0x3A, the digits (exact for every byte).
+    let low = x & (ONES * 0x7F);
+    let digits = (ONES * (127 + 0x3A) - low) & !x & (low + ONES * (127 - 0x2F)) & HIGH;
+    (x & HIGH)
+        | digits
+        | zero((x | (ONES * 0x20)) ^ (ONES * u64::from(b'd')))
+        | equal(b'%')
+        | equal(b'\\')
+        | equal(b'&')
+}
+
 /// IPv4 metadata addresses (everything [`service_of_v4`] maps to a service other than loopback).
 const METADATA_V4: [u32; 5] = [0xA9FE_A9FE, 0xA9FE_AA02, 0xA9FE_AA17, 0x6464_64C8, 0xC000_00C0];
 
-/// The tests of [`may_contain_target`] on one maximal run of digits `b[start..end]`.
-fn digit_run_may_be_target(b: &[u8], start: usize, end: usize) -> bool {
+/// The tests of [`examine`] on one maximal run of digits `b[start..end]`, whose IPv4 part
+/// value is `value`.
+fn digit_run_may_be_target(b: &[u8], start: usize, end: usize, value: Option<u64>) -> bool {
     let run = &b[start..end];
-    let window = |from: Option<usize>, pattern: &[u8]| {
-        from.and_then(|f| b.get(f..f + pattern.len()))
+    let after = b.get(end).copied();
+    let window = |from: usize, pattern: &[u8]| {
+        b.get(from..from + pattern.len())
             .is_some_and(|w| w.eq_ignore_ascii_case(pattern))
     };
-    run == b"40342"
-        || (run.len() >= 10 && ipv4_part_value(run).is_some_and(|v| METADATA_V4.contains(&(v as u32))))
-        || (run.last() == Some(&b'0') && matches!(b.get(end), Some(b'x' | b'X')))
-        || run.windows(4).any(|w| w == b"6464")
-        || window(start.checked_sub(1), b"a9fe")
-        || window(start.checked_sub(1), b"c000")
-        || window(start.checked_sub(2), b"fd00")
-        || [&b"169-254-"[..], b"100-100-100-200", b"192-0-0-192"]
-            .iter()
-            .any(|quad| b[start..].starts_with(quad))
+    let before = |pattern: &[u8]| start >= 1 && window(start - 1, pattern);
+    (run.len() >= 5 && decimal_value(run) == Some(40342))
+        || (run.len() >= 10 && value.is_some_and(|v| METADATA_V4.contains(&(v as u32))))
+        || (run.last() == Some(&b'0') && matches!(after, Some(b'x' | b'X')))
+        || (run.len() >= 4 && run.windows(4).any(|w| w == b"6464"))
+        || (start >= 1
+            && match b[start - 1] | 0x20 {
+                b'a' => before(b"a9fe"),
+                b'c' => before(b"c000"),
+                b'd' => start >= 2 && window(start - 2, b"fd00"),
+                _ => false,
+            })
+        || (after == Some(b'-')
+            && [&b"169-254-"[..], b"100-100-100-200", b"192-0-0-192"]
+                .iter()
+                .any(|quad| b[start..].starts_with(quad)))
 }
 
 /// A run of digits read as [`parse_ipv4_part`] reads it (decimal, or octal after a leading `0`);
 /// `None` when that reading fails.
 fn ipv4_part_value(run: &[u8]) -> Option<u64> {
-    let (digits, radix) = match run {
-        [b'0', rest @ ..] if !rest.is_empty() => (rest, 8),
-        _ => (run, 10),
-    };
-    digits.iter().try_fold(0u64, |acc, &d| {
-        let d = u64::from(d - b'0');
-        if d >= radix {
-            return None;
-        }
-        acc.checked_mul(radix)?.checked_add(d)
-    })
+    match run {
+        [b'0', rest @ ..] if !rest.is_empty() => rest.iter().try_fold(0u64, |acc, &d| {
+            let d = u64::from(d - b'0');
+            if d >= 8 {
+                return None;
+            }
+            acc.checked_mul(8)?.checked_add(d)
+        }),
+        _ => decimal_value(run),
+    }
 }
 
-/// Whether `first.second` can start an IPv4 form of a metadata address (see [`may_contain_target`]).
+fn decimal_value(run: &[u8]) -> Option<u64> {
+    run.iter()
+        .try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+}
+
+/// Whether `first.second` can start an IPv4 form of a metadata address (see [`examine`]).
 fn dotted_pair_may_be_target(first: u64, second: u64) -> bool {
     first <= 0xFFFF
         && METADATA_V4.iter().any(|&v| {
@@ -454,25 +575,6 @@ fn service_name_at(b: &[u8], i: usize) -> bool {
             .is_some_and(|from| b[from..i].eq_ignore_ascii_case(prefix))
     };
     b.get(i..i + 4).is_some_and(|w| w.eq_ignore_ascii_case(b"data")) && (before(b"meta") || before(b"instance-"))
-}
-
-/// The pre-filter for text with escapes: every ASCII form of every endpoint (and every percent,
-/// `\u` or `&#` escape) contains a digit, except the service names, which contain `metadata` or
-/// `instance-data`; Unicode disguises are non-ASCII.
-fn may_contain_target_loosely(bytes: &[u8]) -> bool {
-    if bytes.iter().any(|b| b.is_ascii_digit() || !b.is_ascii()) {
-        return true;
-    }
-    contains_ignore_case(bytes, b"metadata") || contains_ignore_case(bytes, b"instance-data")
-}
-
-fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
-    let Some(&first) = needle.first() else { return true };
-    memchr::memchr2_iter(first, first.to_ascii_uppercase(), haystack).any(|i| {
-        haystack
-            .get(i..i + needle.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
-    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -2175,10 +2277,10 @@ mod tests {
 
     #[test]
     fn prefilter_is_sound_for_plain_forms() {
-        assert!(!may_contain_target(b"the quick brown fox"));
-        assert!(may_contain_target(b"see http://METADATA/computeMetadata"));
-        assert!(may_contain_target(b"INSTANCE-DATA/latest"));
-        assert!(may_contain_target("①".as_bytes()));
+        assert!(!may_contain_target("the quick brown fox"));
+        assert!(may_contain_target("see http://METADATA/computeMetadata"));
+        assert!(may_contain_target("INSTANCE-DATA/latest"));
+        assert!(may_contain_target("①"));
         for text in [
             "169.254.169.254",
             "0251.0376.0251.0376",
@@ -2202,10 +2304,13 @@ mod tests {
             "a9fea9fe.01020304.rbndr.us",
             "localhost:40342",
             "%31%36%39.254.169.254",
-            "\\u0031",
-            "&#49;",
+            "http%3A%2F%2F169%2E254%2E169%2E254",
+            "%2531%2536%2539.254.169.254",
+            "\\u0031\\u0036\\u0039.254.169.254",
+            "&#49;&#54;&#57;.254.169.254",
+            "localhost:040342",
         ] {
-            assert!(may_contain_target(text.as_bytes()), "{text}");
+            assert!(may_contain_target(text), "{text}");
         }
     }
 
@@ -2225,8 +2330,11 @@ mod tests {
             "https://shop.northwind.example/",
             "203.0.113.9, 10.0.0.7, 192.168.1.20",
             "ELB-HealthChecker/2.0",
+            "q=espresso%20machine&page=1",
+            "template_url=https%3A%2F%2Fcdn.northwind.example%2Ftemplates%2Fpromo-26.html",
+            "id=1%27%20OR%20%271%27%3D%271",
         ] {
-            assert!(!may_contain_target(text.as_bytes()), "{text}");
+            assert!(!may_contain_target(text), "{text}");
         }
     }
 
@@ -2392,6 +2500,29 @@ mod tests {
         "/userdata",
     ];
 
+    /// `text` as is, or with some of its characters escaped for one of the decoding layers.
+    fn escaped(text: &str, pick: &mut impl FnMut(usize) -> usize) -> String {
+        let mut out = text.to_owned();
+        for _ in 0..pick(3) {
+            let kind = pick(4);
+            out = out
+                .chars()
+                .map(|c| {
+                    if !c.is_ascii_alphanumeric() && pick(2) == 0 || pick(3) == 0 {
+                        match kind {
+                            0 | 1 => c.to_string().bytes().map(|b| format!("%{b:02X}")).collect(),
+                            2 => format!("\\u{:04x}", c as u32),
+                            _ => format!("&#{};", c as u32),
+                        }
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect();
+        }
+        out
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 20_000, ..Default::default() })]
 
@@ -2417,8 +2548,48 @@ mod tests {
                     text.push_str(AROUND[pick(AROUND.len())]);
                 }
             }
+            let text = escaped(&text, &mut pick);
             let found = scan_layers(&text);
-            proptest::prop_assert!(found.is_empty() || may_contain_target(text.as_bytes()), "{:?} → {:?}", text, found);
+            proptest::prop_assert!(found.is_empty() || may_contain_target(&text), "{:?} → {:?}", text, found);
+        }
+
+        /// What `canonical_target` finds, its pre-filter lets through: targets as URLs, authorities
+        /// and paths, hosts as `Host` headers, ports with leading zeros.
+        #[test]
+        fn canonical_prefilter_never_rejects_a_target(seed in proptest::prelude::any::<u64>()) {
+            let mut state = seed;
+            let mut pick = |n: usize| {
+                state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = state;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                ((z ^ (z >> 31)) % n as u64) as usize
+            };
+            const PORTS: &[&str] = &["", "", ":80", ":40342", ":040342", ":0040342", ":8080"];
+            let hostport = |pick: &mut dyn FnMut(usize) -> usize| {
+                let mut pick = |n: usize| pick(n);
+                let host = any_host(&mut pick);
+                let userinfo = ["", "", "u@", "a:b@", "x.example@"][pick(5)];
+                format!("{userinfo}{host}{}", PORTS[pick(PORTS.len())])
+            };
+            let authority = hostport(&mut pick);
+            let path = AROUND[pick(AROUND.len())];
+            let target = match pick(5) {
+                0 => path.to_string(),
+                1 => format!("//{authority}{path}"),
+                2 => format!("{authority}{path}"),
+                _ => format!("{}{authority}{path}", ["http://", "https:", "http:\\\\", "gopher://", "HTTP:/"][pick(5)]),
+            };
+            let header = match pick(3) {
+                0 => None,
+                _ => Some(hostport(&mut pick)),
+            };
+            let target = if pick(4) == 0 { escaped(&target, &mut pick) } else { target };
+            let found = known_target(&target, header.as_deref());
+            proptest::prop_assert!(
+                found.is_none() || may_name_target(&target) || header.as_deref().is_some_and(may_name_target),
+                "{:?} {:?} → {:?}", target, header, found
+            );
         }
 
         /// The same on arbitrary glued fragments and noise.
@@ -2429,7 +2600,7 @@ mod tests {
         ) {
             let text = pieces.concat() + &noise;
             let found = scan_layers(&text);
-            proptest::prop_assert!(found.is_empty() || may_contain_target(text.as_bytes()), "{:?} → {:?}", text, found);
+            proptest::prop_assert!(found.is_empty() || may_contain_target(&text), "{:?} → {:?}", text, found);
         }
     }
 }
