@@ -54,7 +54,7 @@ fn metadata_path_host(path: &str) -> Option<&'static str> {
     }
     let dated = lower.len() > 12
         && lower.as_bytes()[0] == b'/'
-        && lower[1..11].bytes().enumerate().all(|(i, b)| {
+        && lower.as_bytes()[1..11].iter().enumerate().all(|(i, &b)| {
             if i == 4 || i == 7 {
                 b == b'-'
             } else {
@@ -220,5 +220,12 @@ mod tests {
         );
         assert_eq!(metadata_path_host("/api/v1/latest"), None);
         assert_eq!(metadata_path_host("/metadata.json"), None);
+    }
+
+    #[test]
+    fn bug_a_path_with_a_multibyte_character_at_byte_11_panicked() {
+        // The dated-version test sliced the path at byte 11, inside the `é`.
+        assert_eq!(metadata_path_host("/aaaaaaaaa\u{e9}/x"), None);
+        assert_eq!(metadata_path_host("/2009-04-0\u{e9}/meta-data/"), None);
     }
 }
