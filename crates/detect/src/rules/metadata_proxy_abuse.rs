@@ -30,31 +30,36 @@ impl Merge for State {
 }
 
 fn is_absolute(target: &str) -> bool {
-    target.split_once("://").is_some_and(|(scheme, _)| {
-        !scheme.is_empty()
-            && scheme
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.')
-    })
+    // The scheme is what precedes the first `://`: a non-empty run of scheme characters from the
+    // start (a `:` ends the run).
+    let scheme_len = target
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.'))
+        .unwrap_or(target.len());
+    scheme_len > 0 && target[scheme_len..].starts_with("://")
 }
 
 /// Paths only a metadata service serves, for logs that omit the Host header (nginx `combined`).
-/// Dated EC2 API versions (`/2009-04-04/meta-data/`) count as `/latest/`.
+/// Dated EC2 API versions (`/2009-04-04/meta-data/`) count as `/latest/`. Compared without
+/// regard to ASCII case.
 fn metadata_path_host(path: &str) -> Option<&'static str> {
-    let lower = path.to_ascii_lowercase();
-    let lower = lower.as_str();
+    let p = path.as_bytes();
+    let starts = |at: usize, prefix: &str| {
+        p.get(at..at + prefix.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
     const AWS: &[&str] = &[
         "/latest/meta-data",
         "/latest/api/token",
         "/latest/user-data",
         "/latest/dynamic/",
     ];
-    if AWS.iter().any(|p| lower.starts_with(p)) {
+    if AWS.iter().any(|prefix| starts(0, prefix)) {
         return Some("169.254.169.254");
     }
-    let dated = lower.len() > 12
-        && lower.as_bytes()[0] == b'/'
-        && lower.as_bytes()[1..11].iter().enumerate().all(|(i, &b)| {
+    let dated = p.len() > 12
+        && p[0] == b'/'
+        && p[1..11].iter().enumerate().all(|(i, &b)| {
             if i == 4 || i == 7 {
                 b == b'-'
             } else {
@@ -63,11 +68,11 @@ fn metadata_path_host(path: &str) -> Option<&'static str> {
         })
         && ["/meta-data", "/user-data", "/dynamic"]
             .iter()
-            .any(|p| lower[11..].starts_with(p));
+            .any(|prefix| starts(11, prefix));
     if dated {
         return Some("169.254.169.254");
     }
-    if lower.starts_with("/computemetadata/v1") {
+    if starts(0, "/computemetadata/v1") {
         return Some("metadata.google.internal");
     }
     if [
@@ -78,7 +83,7 @@ fn metadata_path_host(path: &str) -> Option<&'static str> {
         "/openstack/latest",
     ]
     .iter()
-    .any(|p| lower.starts_with(p))
+    .any(|prefix| starts(0, prefix))
     {
         return Some("169.254.169.254");
     }

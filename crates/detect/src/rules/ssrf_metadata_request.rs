@@ -47,44 +47,69 @@ impl Merge for State {
 /// The request target without a `scheme://authority` prefix (absolute form, as load balancers
 /// and proxies log it): the authority is the proxy-abuse rule's business.
 fn origin_form(target: &str) -> &str {
-    match target.find("://") {
-        Some(i)
-            if target[..i]
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.') =>
-        {
-            let rest = &target[i + 3..];
-            rest.find(['/', '?']).map_or("", |j| &rest[j..])
-        }
-        _ => target,
+    // The first `://` follows a run of scheme characters from the start, or there is none that
+    // does (a `:` ends the run).
+    let b = target.as_bytes();
+    let scheme_len = b
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'+' || c == b'-' || c == b'.'))
+        .unwrap_or(b.len());
+    match target[scheme_len..].strip_prefix("://") {
+        Some(rest) => rest.find(['/', '?']).map_or("", |j| &rest[j..]),
+        None => target,
     }
 }
 
-/// Where in a request metadata targets can hide, with the name an analyst reads.
-fn places(request: &HttpRequest) -> Vec<(String, &str)> {
+/// Where in a request a metadata target hid, as an analyst reads it.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    Query,
+    Path,
+    Body,
+    Cookie,
+    Header(&'a str),
+}
+
+impl Place<'_> {
+    fn label(self) -> String {
+        match self {
+            Place::Query => "query".into(),
+            Place::Path => "path".into(),
+            Place::Body => "body".into(),
+            Place::Cookie => "cookie".into(),
+            Place::Header(name) => format!("header {name}"),
+        }
+    }
+}
+
+/// Where in a request metadata targets can hide, in the order they are searched.
+fn places(request: &HttpRequest) -> impl Iterator<Item = (Place<'_>, &str)> {
     let target = origin_form(&request.target);
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let mut out = vec![("query".to_string(), query), ("path".to_string(), path)];
-    if let Some(body) = &request.body {
-        out.push(("body".into(), body.as_str()));
-    }
-    for (name, value) in &request.headers {
+    let headers = request.headers.iter().filter_map(|(name, value)| {
         if name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case(":authority") {
-            continue;
+            return None;
         }
-        let label = if name.eq_ignore_ascii_case("cookie") {
-            "cookie".to_string()
+        let place = if name.eq_ignore_ascii_case("cookie") {
+            Place::Cookie
         } else {
-            format!("header {name}")
+            Place::Header(name)
         };
-        out.push((label, value.as_str()));
-    }
-    out
+        Some((place, value.as_str()))
+    });
+    [(Place::Query, query), (Place::Path, path)]
+        .into_iter()
+        .chain(request.body.as_deref().map(|body| (Place::Body, body)))
+        .chain(headers)
 }
 
 fn is_ssrf_rule(rule: &str) -> bool {
-    let lower = rule.to_ascii_lowercase();
-    lower.contains("ssrf") || lower.contains("metadata")
+    let contains = |word: &[u8]| {
+        rule.as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    contains(b"ssrf") || contains(b"metadata")
 }
 
 impl Detector for SsrfMetadataRequest {
@@ -99,7 +124,7 @@ impl Detector for SsrfMetadataRequest {
             return;
         };
         let mut seen = BTreeSet::new();
-        for (location, text) in places(request) {
+        for (place, text) in places(request) {
             for target in find_targets(text) {
                 let key = (target.endpoint.clone(), target.path.clone());
                 if seen.insert(key) {
@@ -108,7 +133,7 @@ impl Detector for SsrfMetadataRequest {
                         event.origin,
                         request,
                         target,
-                        location.clone(),
+                        place.label(),
                     ));
                 }
             }
