@@ -76,7 +76,10 @@ impl Format for AwsElb {
             let Ok(text) = std::str::from_utf8(line) else {
                 return false;
             };
-            let Ok(f) = fields(text) else { return false };
+            let mut f = Vec::new();
+            if fields(text, &mut f).is_err() {
+                return false;
+            }
             let alb = f.len() >= ALB_MIN_FIELDS
                 && TYPES.contains(&&*f[0])
                 && is_time(&f[1])
@@ -91,11 +94,13 @@ impl Format for AwsElb {
 
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
         let mut index = 0u64;
+        // One vector for every line's fields.
+        let mut f = Vec::new();
         for (line, bytes) in lines(buf) {
             index += 1;
             out.records += 1;
             let parsed = match std::str::from_utf8(bytes) {
-                Ok(text) => parse_line(text),
+                Ok(text) => parse_line(text, &mut f),
                 Err(e) => Err((Reason::InvalidUtf8, format!("line holds bytes that are not UTF-8: {e}"))),
             };
             match parsed {
@@ -117,10 +122,28 @@ type Failure = (Reason, String);
 /// Non-blank lines with their 1-based numbers, without the line ending.
 pub(super) fn lines(buf: &[u8]) -> impl Iterator<Item = (u64, &[u8])> {
     let buf = buf.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(buf);
-    buf.split(|&b| b == b'\n')
-        .zip(1u64..)
-        .map(|(line, n)| (n, line.strip_suffix(b"\r").unwrap_or(line)))
-        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+    // Every piece between newlines is numbered, the one after the last newline included.
+    let mut start = Some(0usize);
+    let mut number = 0u64;
+    std::iter::from_fn(move || loop {
+        let from = start?;
+        let end = match memchr::memchr(b'\n', &buf[from..]) {
+            Some(i) => {
+                start = Some(from + i + 1);
+                from + i
+            }
+            None => {
+                start = None;
+                buf.len()
+            }
+        };
+        number += 1;
+        let line = &buf[from..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            return Some((number, line));
+        }
+    })
 }
 
 /// The first `max` non-blank lines of a sniffing window, without a last line the window may
@@ -133,17 +156,18 @@ pub(super) fn sniff_lines(head: &[u8], max: usize) -> impl Iterator<Item = &[u8]
     lines(complete).map(|(_, line)| line).take(max)
 }
 
-/// Splits a line into fields: see the module documentation for quoting.
-fn fields(line: &str) -> Result<Vec<Cow<'_, str>>, String> {
+/// Splits a line into fields, into `out` (emptied first): see the module documentation for
+/// quoting.
+fn fields<'a>(line: &'a str, out: &mut Vec<Cow<'a, str>>) -> Result<(), String> {
     let bytes = line.as_bytes();
-    let mut out = Vec::new();
+    out.clear();
     let mut i = 0;
     loop {
         while bytes.get(i) == Some(&b' ') {
             i += 1;
         }
         if i >= bytes.len() {
-            return Ok(out);
+            return Ok(());
         }
         if bytes[i] != b'"' {
             let end = memchr::memchr(b' ', &bytes[i..]).map_or(bytes.len(), |k| i + k);
@@ -298,8 +322,8 @@ fn split_url(url: &str) -> (String, Option<String>) {
     (target, (!host.is_empty()).then(|| host.to_string()))
 }
 
-fn parse_line(text: &str) -> Result<(Timestamp, HttpRequest), Failure> {
-    let f = fields(text).map_err(|e| (Reason::MissingField, e))?;
+fn parse_line<'a>(text: &'a str, f: &mut Vec<Cow<'a, str>>) -> Result<(Timestamp, HttpRequest), Failure> {
+    fields(text, f).map_err(|e| (Reason::MissingField, e))?;
     let classic = f
         .first()
         .and_then(|f0| f0.as_bytes().first())
@@ -369,9 +393,10 @@ mod tests {
 
     #[test]
     fn quoted_fields_keep_spaces_and_unescape_quotes() {
-        let f = fields(r#"a "b c" "d \"e\" f" "g"h" "" x"#).unwrap();
+        let mut f = Vec::new();
+        fields(r#"a "b c" "d \"e\" f" "g"h" "" x"#, &mut f).unwrap();
         assert_eq!(f, ["a", "b c", "d \"e\" f", "g\"h", "", "x"]);
-        assert!(fields(r#"a "b c"#).is_err());
+        assert!(fields(r#"a "b c"#, &mut f).is_err());
     }
 
     #[test]
