@@ -8,6 +8,11 @@ use crate::alert::{Alert, Severity};
 use crate::policy::Policy;
 use crate::rules;
 
+/// A map keyed by entity (credential, instance, address, place), for detector states. Hashed
+/// with FxHash: observing runs for every event on every core, and SipHash was a visible part of it.
+/// Output never depends on a map's order: `finish` sorts.
+pub type EntityMap<K, V> = hashbrown::HashMap<K, V, rustc_hash::FxBuildHasher>;
+
 /// States that combine: associative and commutative, so partial states built on different
 /// threads or shards merge to the same result in any order.
 pub trait Merge {

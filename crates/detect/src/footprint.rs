@@ -11,13 +11,17 @@
 //! - without inventory for the instance, an AWS address that several different credentials of the
 //!   workload used over time (an attacker holds one stolen credential; the workload rotates them).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use credtrail_event::ip_ranges::is_non_routable;
 use credtrail_event::{Body, CloudApiCall, Event, SourceAddress, Timestamp, Workload, WorkloadKind};
+use hashbrown::hash_map::EntryRef;
+use hashbrown::Equivalent;
 
-use crate::engine::{Knowledge, Merge};
+use crate::engine::{EntityMap, Knowledge, Merge};
 use crate::evidence::Evidence;
 
 const KEY_CAP: usize = 64;
@@ -29,6 +33,59 @@ pub struct Place {
     pub address: IpAddr,
     pub endpoint: Option<String>,
     pub endpoint_account: Option<String>,
+}
+
+/// A [`Place`] borrowed from a call, to look a place up without copying its strings.
+#[derive(Debug, Clone, Copy)]
+struct PlaceRef<'a> {
+    address: IpAddr,
+    endpoint: Option<&'a str>,
+    endpoint_account: Option<&'a str>,
+}
+
+impl PlaceRef<'_> {
+    fn to_place(self) -> Place {
+        Place {
+            address: self.address,
+            endpoint: self.endpoint.map(str::to_string),
+            endpoint_account: self.endpoint_account.map(str::to_string),
+        }
+    }
+}
+
+/// A key of [`Footprint::uses`] borrowed from a call. Hashes exactly as the owned
+/// `(String, Place)` does (a tuple hashes its fields in order, and `str`, `String`, `Option<&str>`
+/// and `Option<String>` hash alike), so that it can look the owned key up.
+struct UseKey<'a> {
+    scope: &'a str,
+    place: PlaceRef<'a>,
+}
+
+impl Hash for UseKey<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.scope.hash(state);
+        self.place.address.hash(state);
+        self.place.endpoint.hash(state);
+        self.place.endpoint_account.hash(state);
+    }
+}
+
+impl Equivalent<(String, Place)> for UseKey<'_> {
+    fn equivalent(&self, key: &(String, Place)) -> bool {
+        let (scope, place) = key;
+        self.scope == scope
+            && self.place.address == place.address
+            && self.place.endpoint == place.endpoint.as_deref()
+            && self.place.endpoint_account == place.endpoint_account.as_deref()
+    }
+}
+
+/// [`Workload::network_scope`], borrowed when it is the instance id (a test checks they agree).
+fn network_scope(workload: &Workload) -> Cow<'_, str> {
+    match workload.kind {
+        WorkloadKind::Ec2Instance | WorkloadKind::Ec2InstanceIdentity => Cow::Borrowed(&workload.id),
+        WorkloadKind::EcsTask | WorkloadKind::EksPod => Cow::Owned(workload.network_scope()),
+    }
 }
 
 impl Place {
@@ -66,6 +123,19 @@ fn insert_capped<T: Ord>(set: &mut BTreeSet<T>, v: T, cap: usize) {
     }
 }
 
+/// [`insert_capped`] for a borrowed string: copied only when it is kept.
+fn insert_capped_str(set: &mut BTreeSet<String>, v: &str, cap: usize) {
+    if set.contains(v) {
+        return;
+    }
+    if set.len() < cap {
+        set.insert(v.to_string());
+    } else if set.last().is_some_and(|last| v < last.as_str()) {
+        set.pop_last();
+        set.insert(v.to_string());
+    }
+}
+
 fn count_capped(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
     if let Some(c) = map.get_mut(key) {
         *c += n;
@@ -82,24 +152,33 @@ fn min_opt(a: &mut Option<String>, b: Option<String>) {
     }
 }
 
+/// [`min_opt`] for a borrowed string: copied only when it is kept.
+fn min_opt_str(a: &mut Option<String>, b: Option<&str>) {
+    if let Some(b) = b {
+        if a.as_deref().is_none_or(|a| b < a) {
+            *a = Some(b.to_string());
+        }
+    }
+}
+
 impl Usage {
-    fn add(&mut self, event: &Event, call: &CloudApiCall, workload: &Workload) {
+    fn add(&mut self, event: &Event, call: &CloudApiCall, workload: &Workload, scratch: &mut String) {
         if let Some(key) = &call.identity.access_key {
-            insert_capped(&mut self.keys, key.clone(), KEY_CAP);
+            insert_capped_str(&mut self.keys, key, KEY_CAP);
         }
         self.evidence.push(event.time, event.origin);
         if let Some(ua) = &call.user_agent {
             count_capped(&mut self.user_agents, ua, 1);
         }
-        count_capped(&mut self.actions, &call.qualified_action(), 1);
+        count_capped(&mut self.actions, call.qualified_action_in(scratch), 1);
         if call.is_access_denied() {
             self.denied += 1;
         }
         self.imdsv1 |= call.identity.role_delivery.as_deref() == Some("1.0");
-        min_opt(&mut self.principal, call.identity.arn.clone());
-        min_opt(
+        min_opt_str(&mut self.principal, call.identity.arn.as_deref());
+        min_opt_str(
             &mut self.account,
-            call.identity.account.clone().or_else(|| call.recipient_account.clone()),
+            call.identity.account.as_deref().or(call.recipient_account.as_deref()),
         );
         if self.workload.as_ref().is_none_or(|w| workload < w) {
             self.workload = Some(workload.clone());
@@ -178,11 +257,13 @@ pub fn benign_channel(call: &CloudApiCall) -> Option<&'static str> {
 /// Observations about where workload credentials were used.
 #[derive(Debug, Default)]
 pub struct Footprint {
-    pub uses: HashMap<(String, Place), Usage>,
+    pub uses: EntityMap<(String, Place), Usage>,
     /// Instance → addresses its instance identity role (`aws:ec2-instance`) used.
-    pub identity_sources: HashMap<String, BTreeSet<IpAddr>>,
+    pub identity_sources: EntityMap<String, BTreeSet<IpAddr>>,
     /// Address → human principals (IAM users, SSO sessions) that used it.
-    pub humans: HashMap<IpAddr, BTreeSet<String>>,
+    pub humans: EntityMap<IpAddr, BTreeSet<String>>,
+    /// Reused for the qualified action of each call; not part of the state.
+    scratch: String,
 }
 
 impl Merge for Footprint {
@@ -212,14 +293,19 @@ impl Merge for Footprint {
 
 /// The call's workload and place when it is a workload credential used from an address.
 pub fn workload_use(call: &CloudApiCall) -> Option<(&Workload, Place)> {
+    let (workload, place) = workload_place(call)?;
+    Some((workload, place.to_place()))
+}
+
+fn workload_place(call: &CloudApiCall) -> Option<(&Workload, PlaceRef<'_>)> {
     let workload = call.workload.as_ref()?;
     let address = call.source.as_ref()?.ip()?;
     Some((
         workload,
-        Place {
+        PlaceRef {
             address,
-            endpoint: call.vpc_endpoint.clone(),
-            endpoint_account: call.vpc_endpoint_account.clone(),
+            endpoint: call.vpc_endpoint.as_deref(),
+            endpoint_account: call.vpc_endpoint_account.as_deref(),
         },
     ))
 }
@@ -231,30 +317,30 @@ impl Footprint {
         };
         if call.identity.is_human() {
             if let (Some(ip), Some(arn)) = (call.source.as_ref().and_then(SourceAddress::ip), &call.identity.arn) {
-                insert_capped(self.humans.entry(ip).or_default(), arn.clone(), 8);
+                insert_capped_str(self.humans.entry(ip).or_default(), arn, 8);
             }
             return;
         }
-        let Some((workload, place)) = workload_use(call) else {
+        let Some((workload, place)) = workload_place(call) else {
             return;
         };
         if workload.kind == WorkloadKind::Ec2InstanceIdentity {
             // Only AWS agents on the instance hold this credential, mostly for SSM channel calls:
             // wherever it is used from is the instance itself.
-            insert_capped(
-                self.identity_sources.entry(workload.id.clone()).or_default(),
-                place.address,
-                KEY_CAP,
-            );
+            let set = self.identity_sources.entry_ref(workload.id.as_str()).or_default();
+            insert_capped(set, place.address, KEY_CAP);
             return;
         }
         if benign_channel(call).is_some() {
             return;
         }
-        self.uses
-            .entry((workload.network_scope(), place))
-            .or_default()
-            .add(event, call, workload);
+        let scope = network_scope(workload);
+        let key = UseKey { scope: &scope, place };
+        let usage = match self.uses.entry_ref(&key) {
+            EntryRef::Occupied(usage) => usage.into_mut(),
+            EntryRef::Vacant(new) => new.insert_with_key((scope.to_string(), place.to_place()), Usage::default()),
+        };
+        usage.add(event, call, workload, &mut self.scratch);
     }
 }
 
@@ -529,4 +615,75 @@ pub fn user_agent_concern(ua: &str) -> Option<(&'static str, bool)> {
 /// The earliest time in a usage, for deterministic ordering.
 pub fn first_time(usage: &Usage) -> Timestamp {
     usage.evidence.time_span().map(|(a, _)| a).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+
+    fn workloads() -> Vec<Workload> {
+        [
+            WorkloadKind::Ec2Instance,
+            WorkloadKind::Ec2InstanceIdentity,
+            WorkloadKind::EcsTask,
+            WorkloadKind::EksPod,
+        ]
+        .into_iter()
+        .map(|kind| Workload {
+            kind,
+            id: "i-0123456789abcdef0".into(),
+            role: "web".into(),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn the_borrowed_scope_is_the_network_scope() {
+        for w in workloads() {
+            assert_eq!(network_scope(&w), w.network_scope(), "{w:?}");
+        }
+    }
+
+    /// A borrowed key finds its owned twin only if both hash alike.
+    #[test]
+    fn borrowed_use_keys_hash_and_compare_as_owned_ones() {
+        let hasher = rustc_hash::FxBuildHasher;
+        let endpoints = [None, Some(""), Some("vpce-1"), Some("vpce-2")];
+        for endpoint in endpoints {
+            for endpoint_account in endpoints {
+                for scope in ["i-1", "role/web", ""] {
+                    let place = PlaceRef {
+                        address: "10.0.0.1".parse().unwrap(),
+                        endpoint,
+                        endpoint_account,
+                    };
+                    let key = UseKey { scope, place };
+                    let owned = (scope.to_string(), place.to_place());
+                    assert_eq!(hasher.hash_one(&key), hasher.hash_one(&owned));
+                    assert!(key.equivalent(&owned));
+                    let other = (
+                        scope.to_string(),
+                        PlaceRef {
+                            endpoint: Some("x"),
+                            ..place
+                        }
+                        .to_place(),
+                    );
+                    assert_eq!(key.equivalent(&other), endpoint == Some("x"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn capped_string_sets_keep_what_owned_inserts_keep() {
+        let mut a = BTreeSet::new();
+        let mut b = BTreeSet::new();
+        for v in ["m", "c", "x", "a", "c", "z", "b", "a", "d"] {
+            insert_capped(&mut a, v.to_string(), 3);
+            insert_capped_str(&mut b, v, 3);
+            assert_eq!(a, b);
+        }
+    }
 }

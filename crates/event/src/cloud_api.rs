@@ -181,8 +181,21 @@ impl CloudApiCall {
 
     /// `iam.amazonaws.com` + `ListRoles` → `iam:ListRoles`.
     pub fn qualified_action(&self) -> String {
+        let mut text = String::new();
+        self.qualified_action_in(&mut text);
+        text
+    }
+
+    /// [`CloudApiCall::qualified_action`] written into `buf` (cleared first): detectors that look
+    /// at every call reuse one buffer instead of allocating a string per call.
+    pub fn qualified_action_in<'b>(&self, buf: &'b mut String) -> &'b str {
         let prefix = self.service.split('.').next().unwrap_or(&self.service);
-        format!("{prefix}:{}", self.action)
+        buf.clear();
+        buf.reserve(prefix.len() + 1 + self.action.len());
+        buf.push_str(prefix);
+        buf.push(':');
+        buf.push_str(&self.action);
+        buf
     }
 }
 

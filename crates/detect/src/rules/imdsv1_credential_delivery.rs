@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use credtrail_event::{Body, Event, Origin, Timestamp, Workload, WorkloadKind};
 
 use crate::alert::{Alert, Entities, Severity};
-use crate::engine::{Detector, Knowledge, Merge, RuleMeta};
+use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
 
 pub struct Imdsv1CredentialDelivery;
 
@@ -32,7 +32,7 @@ struct FirstUse {
 #[derive(Default)]
 pub struct State {
     /// Access key → its first IMDSv1-marked call.
-    keys: HashMap<String, FirstUse>,
+    keys: EntityMap<String, FirstUse>,
 }
 
 impl Merge for State {

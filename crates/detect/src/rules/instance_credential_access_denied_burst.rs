@@ -1,11 +1,11 @@
 #![doc = include_str!("instance_credential_access_denied_burst.md")]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use credtrail_event::{Body, Event, Origin, Timestamp, Workload};
 
 use crate::alert::{Alert, Entities, Severity};
-use crate::engine::{Detector, Knowledge, Merge, RuleMeta};
+use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
 use crate::footprint::benign_channel;
 
 pub struct InstanceCredentialAccessDeniedBurst;
@@ -41,7 +41,7 @@ struct KeyDenials {
 
 #[derive(Default)]
 pub struct State {
-    keys: HashMap<String, KeyDenials>,
+    keys: EntityMap<String, KeyDenials>,
 }
 
 fn trim(list: &mut Vec<Denial>) {
@@ -89,7 +89,7 @@ impl Detector for InstanceCredentialAccessDeniedBurst {
             return;
         }
         let Some(key) = &call.identity.access_key else { return };
-        let entry = state.keys.entry(key.clone()).or_default();
+        let entry = state.keys.entry_ref(key.as_str()).or_default();
         entry.denials.push(Denial {
             time: event.time,
             origin: event.origin,

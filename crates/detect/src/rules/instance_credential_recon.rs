@@ -1,11 +1,11 @@
 #![doc = include_str!("instance_credential_recon.md")]
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use credtrail_event::{Body, Event, Timestamp};
 
 use crate::alert::{Alert, Severity};
-use crate::engine::{Detector, Knowledge, Merge, RuleMeta};
+use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
 use crate::evidence::Evidence;
 use crate::footprint::{benign_channel, workload_use, Footprint, Place, Resolver, Usage, Verdict};
 use crate::rules::usage_entities;
@@ -97,10 +97,12 @@ pub struct KeyRecon {
 pub struct State {
     footprint: Footprint,
     /// (network scope, access key) → its recon calls.
-    keys: HashMap<(String, String), KeyRecon>,
+    keys: EntityMap<(String, String), KeyRecon>,
     /// (role, action) → the two earliest (first call, key) of distinct keys: enough to know whether
     /// another key of the role called it first, and mergeable.
-    history: HashMap<(String, String), Vec<(Timestamp, String)>>,
+    history: EntityMap<(String, String), Vec<(Timestamp, String)>>,
+    /// Reused for the qualified action of each call; not part of the state.
+    scratch: String,
 }
 
 fn keep_two_earliest(list: &mut Vec<(Timestamp, String)>) {
@@ -146,19 +148,20 @@ impl Detector for InstanceCredentialRecon {
         let Body::CloudApiCall(call) = &event.body else {
             return;
         };
+        // The cheapest test first: most calls are not recon.
+        if !is_recon_action(call.qualified_action_in(&mut state.scratch)) {
+            return;
+        }
         if benign_channel(call).is_some() {
             return;
         }
         let Some((workload, place)) = workload_use(call) else {
             return;
         };
-        let action = call.qualified_action();
-        if !is_recon_action(&action) {
-            return;
-        }
         let Some(key) = call.identity.access_key.clone() else {
             return;
         };
+        let action = state.scratch.clone();
         let history = state
             .history
             .entry((workload.role.clone(), action.clone()))
