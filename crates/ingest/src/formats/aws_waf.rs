@@ -34,6 +34,7 @@
 //!   `overriddenAction` the enforced action) keeps the action `COUNT` while the final action is
 //!   usually `ALLOW`.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use credtrail_event::{Body, Event, FileId, HttpRequest, HttpSensor, Origin, Timestamp, WafDecision, WafRuleMatch};
@@ -158,23 +159,29 @@ enum RawCode {
     Text(String),
 }
 
+/// Fields that are only compared or reshaped borrow from the record (see [`borrowed_str`]);
+/// fields the event keeps as they are stay `String`s.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct RawRecord {
+struct RawRecord<'a> {
     timestamp: Option<RawTime>,
     action: Option<String>,
     webacl_id: Option<String>,
     terminating_rule_id: Option<String>,
-    terminating_rule_type: Option<String>,
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
+    terminating_rule_type: Option<Cow<'a, str>>,
     terminating_rule_match_details: Option<Vec<RawDetail>>,
     http_source_name: Option<String>,
     http_source_id: Option<String>,
-    rule_group_list: Option<Vec<RawGroup>>,
+    #[serde(borrow)]
+    rule_group_list: Option<Vec<RawGroup<'a>>>,
     non_terminating_matching_rules: Option<Vec<RawRule>>,
     response_code_sent: Option<RawCode>,
-    http_request: Option<RawHttp>,
+    #[serde(borrow)]
+    http_request: Option<RawHttp<'a>>,
     /// CloudWatch Logs subscription envelope.
-    message_type: Option<String>,
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
+    message_type: Option<Cow<'a, str>>,
     log_events: Option<Vec<RawLogEvent>>,
 }
 
@@ -185,8 +192,9 @@ struct RawLogEvent {
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct RawGroup {
-    rule_group_id: Option<String>,
+struct RawGroup<'a> {
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
+    rule_group_id: Option<Cow<'a, str>>,
     terminating_rule: Option<RawRule>,
     non_terminating_matching_rules: Option<Vec<RawRule>>,
 }
@@ -208,12 +216,56 @@ struct RawDetail {
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct RawHttp {
-    client_ip: Option<String>,
+struct RawHttp<'a> {
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
+    client_ip: Option<Cow<'a, str>>,
     headers: Option<Vec<RawHeader>>,
-    uri: Option<String>,
-    args: Option<String>,
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
+    uri: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "borrowed_str")]
+    args: Option<Cow<'a, str>>,
     http_method: Option<String>,
+}
+
+/// An optional string field that borrows from the input when it can (serde's own `Cow<str>`
+/// borrows only when not wrapped in an `Option`). Accepts and rejects exactly what a `String`
+/// field does, with the same messages.
+fn borrowed_str<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    struct Text<'a>(Cow<'a, str>);
+    impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Cow<'de, str>;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                    Ok(Cow::Borrowed(v))
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                    Ok(Cow::Owned(v.to_owned()))
+                }
+                fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                    Ok(Cow::Owned(v))
+                }
+                fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+                    match std::str::from_utf8(v) {
+                        Ok(s) => Ok(Cow::Owned(s.to_owned())),
+                        Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(v), &self)),
+                    }
+                }
+                fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
+                    match String::from_utf8(v) {
+                        Ok(s) => Ok(Cow::Owned(s)),
+                        Err(e) => Err(E::invalid_value(serde::de::Unexpected::Bytes(&e.into_bytes()), &self)),
+                    }
+                }
+            }
+            d.deserialize_string(V).map(Text)
+        }
+    }
+    Ok(Option::<Text<'a>>::deserialize(d)?.map(|t| t.0))
 }
 
 #[derive(Deserialize)]
@@ -478,7 +530,7 @@ fn build(mut raw: RawRecord, origin: Origin) -> Result<Event, Failure> {
     let uri = http.uri.unwrap_or_default();
     let target = match http.args.as_deref().filter(|a| !a.is_empty()) {
         Some(args) => format!("{uri}?{args}"),
-        None => uri,
+        None => uri.into_owned(),
     };
     let mut request = HttpRequest::new(HttpSensor::Waf, target);
     request.method = non_empty(http.http_method);

@@ -268,25 +268,8 @@ impl<'de> Deserialize<'de> for BatchRecords {
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<BatchRecords, A::Error> {
                 let mut events = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                let origin = Origin {
-                    file: FileId(0),
-                    line: 0,
-                    index: 0,
-                };
-                while let Some(BatchRecord { raw, request, response }) = seq.next_element()? {
-                    if raw.event_name.is_none()
-                        && (raw.detail.is_some()
-                            || raw.aws.is_some()
-                            || raw.dotted_marker.is_some()
-                            || raw.dotted_action.is_some())
-                    {
-                        return Err(leave_to_general_path());
-                    }
-                    let subs = Subs::Raw {
-                        request: request.as_ref().map(LazyValue::as_raw_str),
-                        response: response.as_ref().map(LazyValue::as_raw_str),
-                    };
-                    events.push(build(&raw, &subs, origin).map_err(|_| leave_to_general_path())?);
+                while let Some(BatchRecord(event)) = seq.next_element()? {
+                    events.push(event);
                 }
                 Ok(BatchRecords(events))
             }
@@ -295,14 +278,12 @@ impl<'de> Deserialize<'de> for BatchRecords {
     }
 }
 
-/// A record of a batch: what [`RawRecord`]'s derived parse reads, read the same way, plus the raw
-/// text of `requestParameters` and `responseElements` (which the general path finds by framing).
-/// Keys written with escapes and repeated keys of interest are refused (see [`parse_batches`]).
-struct BatchRecord<'a> {
-    raw: RawRecord<'a>,
-    request: Option<LazyValue<'a>>,
-    response: Option<LazyValue<'a>>,
-}
+/// A record of a batch, built into its event as soon as it is read (its origin still to be set).
+/// It reads what [`RawRecord`]'s derived parse reads, the same way, plus the raw text of
+/// `requestParameters` and `responseElements` (which the general path finds by framing). Keys
+/// written with escapes, repeated keys of interest, and records the general path would not build
+/// the same way are refused (see [`parse_batches`]).
+struct BatchRecord(Event);
 
 /// The value of a field read with [`borrowed_str`], as `RawRecord`'s fields are.
 struct Text<'a>(Option<Cow<'a, str>>);
@@ -313,15 +294,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for BatchRecord<'a> {
+impl<'de> Deserialize<'de> for BatchRecord {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
-            type Value = BatchRecord<'de>;
+            type Value = BatchRecord;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a CloudTrail record")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BatchRecord<'de>, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BatchRecord, A::Error> {
                 fn text<'de, A: MapAccess<'de>>(
                     map: &mut A,
                     slot: &mut Option<Cow<'de, str>>,
@@ -380,11 +361,24 @@ impl<'de: 'a, 'a> Deserialize<'de> for BatchRecord<'a> {
                         }
                     }
                 }
-                Ok(BatchRecord {
-                    raw: r,
-                    request,
-                    response,
-                })
+                if r.event_name.is_none()
+                    && (r.detail.is_some() || r.aws.is_some() || r.dotted_marker.is_some() || r.dotted_action.is_some())
+                {
+                    // EventBridge or Filebeat: their records are found by framing.
+                    return Err(leave_to_general_path());
+                }
+                let subs = Subs::Raw {
+                    request: request.as_ref().map(LazyValue::as_raw_str),
+                    response: response.as_ref().map(LazyValue::as_raw_str),
+                };
+                let origin = Origin {
+                    file: FileId(0),
+                    line: 0,
+                    index: 0,
+                };
+                build(&r, &subs, origin)
+                    .map(BatchRecord)
+                    .map_err(|_| leave_to_general_path())
             }
         }
         fn raw_value<'de, A: MapAccess<'de>>(
