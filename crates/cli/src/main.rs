@@ -159,9 +159,11 @@ fn scan_command(args: ScanArgs) -> Result<u8> {
         Some(path) => config::load(path)?,
         None => Policy::default(),
     };
+    // The bundled snapshot is loaded by the scan, beside reading the files; a file given with
+    // --ip-ranges is loaded first, so that a bad one stops the run before it starts.
     let ranges = match &args.ip_ranges {
         Some(path) => credtrail_ingest::ip_ranges::load(path)?,
-        None => credtrail_ingest::ip_ranges::bundled(),
+        None => Default::default(),
     };
     let input_format = match &args.input_format {
         Some(name) => Some(credtrail_ingest::formats::find_format(name).with_context(|| {
@@ -188,6 +190,7 @@ fn scan_command(args: ScanArgs) -> Result<u8> {
             policy,
             ..Default::default()
         },
+        bundled_ranges: args.ip_ranges.is_none(),
         since: parse_time("--since", &args.since)?,
         until: parse_time("--until", &args.until)?,
         min_severity,

@@ -17,6 +17,9 @@ pub struct ScanConfig {
     pub paths: Vec<String>,
     pub input_format: Option<&'static dyn Format>,
     pub knowledge: Knowledge,
+    /// Load the bundled IP range snapshot into `knowledge.ranges`, on a thread of its own while the
+    /// files are read: only `finish` needs it.
+    pub bundled_ranges: bool,
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
     pub min_severity: Severity,
@@ -82,6 +85,9 @@ fn progress_bar(enabled: bool, total_bytes: u64) -> ProgressBar {
 }
 
 pub fn run(config: ScanConfig) -> Result<ScanResult> {
+    let ranges = config
+        .bundled_ranges
+        .then(|| std::thread::spawn(credtrail_ingest::ip_ranges::bundled));
     let files = discover(&config.paths);
     let sources: Vec<String> = files.iter().map(|f| f.display.clone()).collect();
     let total_bytes: u64 = files
@@ -145,6 +151,11 @@ pub fn run(config: ScanConfig) -> Result<ScanResult> {
         mut summary,
     } = partial;
     let mut knowledge = config.knowledge;
+    if let Some(ranges) = ranges {
+        knowledge.ranges = ranges
+            .join()
+            .map_err(|_| anyhow::anyhow!("loading the bundled IP ranges failed"))?;
+    }
     knowledge.inventory = Inventory::from_facts(&facts);
     let alerts: Vec<Alert> = engine
         .finish(&knowledge)
