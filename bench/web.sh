@@ -5,23 +5,38 @@
 # Not part of `cargo test`; figures go to docs/PERFORMANCE.md.
 #
 #   bench/web.sh                    # on /tmp/credtrail-bench-1G (generated if missing)
+#   BENCH_4G=1 bench/web.sh         # and on /tmp/credtrail-bench-4G (~2.5 min to generate)
 #   BENCH_REPEAT=N bench/web.sh     # runs per measurement, best kept (default 3)
+#   BENCH_COPIES=N bench/web.sh     # copies of the 1G set's access logs in `access xN` (default 8)
+#
+# Each set is scanned with all cores (wall time: MB/s) and with `--threads 1` (user CPU: the
+# per-core cost, which other sessions on a shared machine disturb less than wall time). The
+# access logs of the 1G set are small (27 MB, 7 files) and start-up (about 60 ms before the first
+# file is read) is a large part of their wall time, so `access xN` scans N copies of them (each
+# copy in its own `hosts/<instance>/…` tree, as shipped) to show the rate once start-up is paid.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 repeat="${BENCH_REPEAT:-3}"
-dir="${BENCH_DIR:-/tmp}/credtrail-bench-1G"
+copies="${BENCH_COPIES:-8}"
+data_root="${BENCH_DIR:-/tmp}"
 work="$(mktemp -d /tmp/credtrail-web-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 log() { printf '%s\n' "$*" >&2; }
 
 command -v rg >/dev/null || { apt-get update -qq && apt-get install -y -qq ripgrep >/dev/null; }
 [[ -x /usr/bin/time ]] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-if [[ ! -f "$dir/LABELS.jsonl" ]]; then
-    log "generating $dir"
-    python3 "$repo/../shared/bench/gen_logs.py" "$dir" --size 1G >&2
-fi
+sizes=(1G)
+[[ "${BENCH_4G:-0}" == 1 ]] && sizes+=(4G)
+for size in "${sizes[@]}"; do
+    dir="$data_root/credtrail-bench-$size"
+    if [[ ! -f "$dir/LABELS.jsonl" ]]; then
+        log "generating $dir"
+        rm -rf "$dir"
+        python3 "$repo/../shared/bench/gen_logs.py" "$dir" --size "$size" >&2
+    fi
+done
 (cd "$repo" && cargo build --release --quiet --bin credtrail)
 bin="$repo/target/release/credtrail"
 
@@ -42,27 +57,62 @@ measure() {
     done
     echo "$best $rss $user"
 }
+# Least user CPU of $repeat runs.
+least_user() {
+    local best="" i u
+    for ((i = 0; i < repeat; i++)); do
+        /usr/bin/time -v -o "$work/time" "$@" >/dev/null 2>&1 || true
+        u=$(awk -F': ' '/User time/ {print $2}' "$work/time")
+        if [[ -z "$best" ]] || awk -v a="$u" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+            best=$u
+        fi
+    done
+    echo "$best"
+}
 mbs() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.0f", b / s / 1e6 }'; }
 
-cd "$dir"
-declare -A sets
-sets[access]="$(ls -d hosts/*/var/log/nginx | tr '\n' ' ')"
-sets[alb]="$(ls -d aws/AWSLogs/*/elasticloadbalancing | tr '\n' ' ')"
-sets[waf]="aws/waf"
-printf '| logs | decompressed bytes | credtrail wall (s) | credtrail MB/s | user CPU (s) | peak RSS (MB) | rg wall (s) | rg MB/s | rg matches | credtrail / rg |\n'
-printf '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
-for name in access alb waf; do
-    # shellcheck disable=SC2086
-    read -r wall rss user < <(measure "$bin" scan ${sets[$name]} --format jsonl --no-progress --quarantine "$work/q.jsonl")
+# The 1G set's access logs, $copies times, each copy under its own directory.
+many="$work/access-x$copies"
+for ((k = 1; k <= copies; k++)); do
+    for d in "$data_root"/credtrail-bench-1G/hosts/*/var/log/nginx; do
+        rel="${d#"$data_root"/credtrail-bench-1G/}"
+        mkdir -p "$many/$k/$rel"
+        cp "$d"/* "$many/$k/$rel/"
+    done
+done
+
+printf '| set | logs | decompressed bytes | credtrail wall (s) | credtrail MB/s | user CPU (s) | peak RSS (MB) | 1 thread: user CPU (s) | 1 thread: MB/s per CPU-second | rg wall (s) | rg MB/s | rg matches | credtrail / rg |\n'
+printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+row() {
+    local set=$1 name=$2
+    shift 2
+    local wall rss user user1 rwall bytes summary matches
+    read -r wall rss user < <(measure "$bin" scan "$@" --format jsonl --no-progress --quarantine "$work/q.jsonl")
     summary=$(grep '"type":"summary"' "$work/best.out")
     bytes=$(sed -E 's/.*"inputs":\{"bytes":([0-9]+).*/\1/' <<<"$summary")
-    # shellcheck disable=SC2086
-    read -r rwall _ _ < <(measure rg -z -c --no-filename -F 169.254.169.254 ${sets[$name]})
+    user1=$(least_user "$bin" scan "$@" --format jsonl --no-progress --threads 1 -o /dev/null --quarantine "$work/q.jsonl")
+    read -r rwall _ _ < <(measure rg -z -c --no-filename -F 169.254.169.254 "$@")
     matches=$(awk '{ s += $1 } END { print s + 0 }' "$work/best.out")
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$bytes" "$wall" "$(mbs "$bytes" "$wall")" \
-        "$user" "$((rss / 1024))" "$rwall" "$(mbs "$bytes" "$rwall")" "$matches" \
-        "$(awk -v c="$rwall" -v w="$wall" 'BEGIN { printf "%.2f", c / w }')"
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$set" "$name" "$bytes" "$wall" \
+        "$(mbs "$bytes" "$wall")" "$user" "$((rss / 1024))" "$user1" "$(mbs "$bytes" "$user1")" "$rwall" \
+        "$(mbs "$bytes" "$rwall")" "$matches" "$(awk -v c="$rwall" -v w="$wall" 'BEGIN { printf "%.2f", c / w }')"
+}
+for size in "${sizes[@]}"; do
+    cd "$data_root/credtrail-bench-$size"
+    # shellcheck disable=SC2046
+    row "$size" access $(ls -d hosts/*/var/log/nginx)
+    # shellcheck disable=SC2046
+    row "$size" alb $(ls -d aws/AWSLogs/*/elasticloadbalancing)
+    row "$size" waf aws/waf
+    if [[ "$size" == 1G ]]; then
+        row 1G "access x$copies" "$many"
+    fi
 done
-printf '\nmachine: %s cores, %s; %s; credtrail %s; best of %s runs\n' "$(nproc)" \
+mkdir -p "$work/empty"
+read -r swall _ suser < <(measure "$bin" scan "$work/empty" --format jsonl --no-progress --quarantine "$work/q.jsonl")
+printf '\nstart-up (scan of an empty directory): %s s wall, %s s user CPU\n' "$swall" "$suser"
+dirty=""
+[[ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]] && dirty=" (working tree with uncommitted changes)"
+printf 'machine: %s cores, %s; %s; credtrail %s%s; best of %s runs\n' "$(nproc)" \
     "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" "$(date -u +%Y-%m-%dT%H:%MZ)" \
-    "$(git -C "$repo" rev-parse --short HEAD)" "$repeat"
+    "$(git -C "$repo" rev-parse --short HEAD)" "$dirty" "$repeat"
