@@ -7,6 +7,7 @@
 
 pub mod cloud_api;
 pub mod fact;
+pub mod host;
 pub mod http;
 pub mod ip_ranges;
 pub mod metadata;
@@ -16,6 +17,7 @@ pub mod workload;
 
 pub use cloud_api::{CloudApiCall, Identity, IdentityKind, IssuedCredential, MetadataOptionsChange, SourceAddress};
 pub use fact::{Fact, Inventory};
+pub use host::{HostSensor, Process, ProcessConnect, ProcessStart};
 pub use http::{HttpRequest, HttpSensor, WafDecision, WafRuleMatch};
 pub use ip_ranges::{CloudRanges, Provider, RangeMatch};
 pub use metadata::{MetadataGrade, MetadataProvider, MetadataTarget};
@@ -37,4 +39,6 @@ pub struct Event {
 pub enum Body {
     CloudApiCall(Box<CloudApiCall>),
     HttpRequest(Box<HttpRequest>),
+    ProcessStart(Box<ProcessStart>),
+    ProcessConnect(Box<ProcessConnect>),
 }
