@@ -157,13 +157,13 @@ fn attribute_host_logs(display: &str, events: &mut [credtrail_event::Event]) {
     let instance = instance.to_ascii_lowercase();
     for event in events {
         let slot = match &mut event.body {
-            credtrail_event::Body::HttpRequest(request) => &mut request.observer,
+            credtrail_event::Body::HttpRequest(request) if request.observer.is_none() => &mut request.observer,
+            // A host name the sensor wrote (auditd `node=`) names the machine less usefully than
+            // the instance id that correlation joins on.
             credtrail_event::Body::ProcessStart(start) => &mut start.host,
             credtrail_event::Body::ProcessConnect(connect) => &mut connect.host,
-            credtrail_event::Body::CloudApiCall(_) => continue,
+            _ => continue,
         };
-        // A host name the sensor wrote (auditd `node=`) names the machine less usefully than the
-        // instance id that correlation joins on.
         if slot.as_deref().is_none_or(|h| !credtrail_event::workload::is_instance_id(h)) {
             *slot = Some(instance.clone());
         }
