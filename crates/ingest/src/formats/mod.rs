@@ -2,6 +2,7 @@
 //! [`FORMATS`].
 
 mod alb;
+mod auditd;
 mod aws_inventory;
 mod aws_waf;
 mod cloudfront;
@@ -17,6 +18,7 @@ use crate::diagnostic::{Diagnostic, Reason};
 use crate::input::{InputFile, InputSource};
 
 pub use alb::AwsElb;
+pub use auditd::Auditd;
 pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
 pub use cloudfront::AwsCloudFront;
@@ -47,6 +49,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &WebAccess,
     &ZeekHttp,
     &SuricataEve,
+    &Auditd,
     &CloudTrail,
 ];
 
@@ -164,7 +167,10 @@ fn attribute_host_logs(display: &str, events: &mut [credtrail_event::Event]) {
             credtrail_event::Body::ProcessConnect(connect) => &mut connect.host,
             _ => continue,
         };
-        if slot.as_deref().is_none_or(|h| !credtrail_event::workload::is_instance_id(h)) {
+        if slot
+            .as_deref()
+            .is_none_or(|h| !credtrail_event::workload::is_instance_id(h))
+        {
             *slot = Some(instance.clone());
         }
     }
