@@ -577,8 +577,14 @@ fn build(buf: &[u8], event: &Open) -> Result<Option<Body>, EventFailure> {
             let args = execve_args(buf, &event.execve);
             if let Some(first) = args.first() {
                 process.argv0 = Some(lossy(first));
-                let joined: Vec<Cow<str>> = args.iter().map(|a| String::from_utf8_lossy(a)).collect();
-                process.command_line = Some(joined.join(" "));
+                let mut line = Vec::with_capacity(args.iter().map(|a| a.len() + 1).sum());
+                for (i, arg) in args.iter().enumerate() {
+                    if i > 0 {
+                        line.push(b' ');
+                    }
+                    line.extend_from_slice(arg);
+                }
+                process.command_line = Some(text(Cow::Owned(line)));
             } else if let Some(title) = &title {
                 process.argv0 = Some(lossy(title.split(|&b| b == 0).next().unwrap_or_default()));
                 process.command_line = Some(command_line(title));
@@ -587,7 +593,7 @@ fn build(buf: &[u8], event: &Open) -> Result<Option<Body>, EventFailure> {
                 fields(&buf[r.body.clone()])
                     .find(|(k, _)| *k == b"cwd")
                     .and_then(|(_, v)| untrusted(v))
-                    .map(|v| lossy(&v))
+                    .map(text)
             });
             Ok(Some(Body::ProcessStart(Box::new(ProcessStart {
                 sensor: HostSensor::Auditd,
@@ -685,8 +691,8 @@ impl<'a> SyscallFields<'a> {
         Ok(Process {
             pid: number_field(self.pid, "pid")?,
             ppid: number_field(self.ppid, "ppid")?,
-            exe: self.exe.and_then(untrusted).map(|v| lossy(&v)),
-            comm: self.comm.and_then(untrusted).map(|v| lossy(&v)),
+            exe: self.exe.and_then(untrusted).map(text),
+            comm: self.comm.and_then(untrusted).map(text),
             uid: id_field(self.uid, "uid")?,
             login_uid: id_field(self.auid, "auid")?,
             session: id_field(self.ses, "ses")?,
@@ -730,11 +736,24 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// [`lossy`] without a copy when the bytes are already owned (decoded hex) and UTF-8.
+fn text(bytes: Cow<'_, [u8]>) -> String {
+    match bytes {
+        Cow::Borrowed(b) => lossy(b),
+        Cow::Owned(v) => String::from_utf8(v).unwrap_or_else(|e| lossy(e.as_bytes())),
+    }
+}
+
 /// The command line a `proctitle` spells: NULs between arguments become spaces.
 fn command_line(title: &[u8]) -> String {
     let end = title.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
-    let text: Vec<u8> = title[..end].iter().map(|&b| if b == 0 { b' ' } else { b }).collect();
-    lossy(&text)
+    let mut line = title[..end].to_vec();
+    for b in &mut line {
+        if *b == 0 {
+            *b = b' ';
+        }
+    }
+    text(Cow::Owned(line))
 }
 
 /// The `EXECVE` arguments in order: `aN="…"` or hex, or an argument too long for one record
@@ -841,9 +860,11 @@ fn unhex(text: &[u8], lowercase: bool) -> Option<Vec<u8>> {
     if text.is_empty() || text.len() % 2 != 0 {
         return None;
     }
-    text.chunks_exact(2)
-        .map(|pair| Some(hex_digit(pair[0], lowercase)? << 4 | hex_digit(pair[1], lowercase)?))
-        .collect()
+    let mut bytes = Vec::with_capacity(text.len() / 2);
+    for pair in text.chunks_exact(2) {
+        bytes.push(hex_digit(pair[0], lowercase)? << 4 | hex_digit(pair[1], lowercase)?);
+    }
+    Some(bytes)
 }
 
 const AF_INET: u16 = 2;
