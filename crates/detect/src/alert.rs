@@ -64,6 +64,12 @@ pub struct Entities {
     pub instance: Option<String>,
     pub source_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// Host telemetry: the machine (instance id when known), the process (executable and pid),
+    /// its container and its user (uid, and login uid when set).
+    pub host: Option<String>,
+    pub process: Option<String>,
+    pub container: Option<String>,
+    pub user: Option<String>,
 }
 
 /// One finding.

@@ -19,6 +19,10 @@ pub fn alert_json(report: &Report<'_>, alert: &Alert) -> Value {
         ("instance", &e.instance),
         ("source_ip", &e.source_ip),
         ("user_agent", &e.user_agent),
+        ("host", &e.host),
+        ("process", &e.process),
+        ("container", &e.container),
+        ("user", &e.user),
     ] {
         if let Some(v) = v {
             entities.insert(k.into(), Value::String(v.clone()));

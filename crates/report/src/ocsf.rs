@@ -49,6 +49,7 @@ fn technique(uid: &str) -> Option<Technique> {
     const PERSISTENCE: (&str, &str) = ("TA0003", "Persistence");
     const INITIAL_ACCESS: (&str, &str) = ("TA0001", "Initial Access");
     const COMMAND_AND_CONTROL: (&str, &str) = ("TA0011", "Command and Control");
+    const PRIVILEGE_ESCALATION: (&str, &str) = ("TA0004", "Privilege Escalation");
     let (name, sub_name, tactic) = match uid {
         "T1552.005" => (
             "Unsecured Credentials",
@@ -67,6 +68,7 @@ fn technique(uid: &str) -> Option<Technique> {
         "T1562" => ("Impair Defenses", None, DEFENSE_EVASION),
         "T1190" => ("Exploit Public-Facing Application", None, INITIAL_ACCESS),
         "T1090" => ("Proxy", None, COMMAND_AND_CONTROL),
+        "T1611" => ("Escape to Host", None, PRIVILEGE_ESCALATION),
         _ => return None,
     };
     Some(Technique { name, sub_name, tactic })
@@ -158,6 +160,18 @@ pub fn finding(report: &Report<'_>, alert: &Alert) -> Value {
     }
     if let Some(p) = &e.principal {
         observe("principal", 99, "Other", p);
+    }
+    if let Some(h) = &e.host {
+        observe("host", 1, "Hostname", h);
+    }
+    if let Some(p) = &e.process {
+        observe("process", 9, "Process Name", p);
+    }
+    if let Some(c) = &e.container {
+        observe("container", 99, "Other", c);
+    }
+    if let Some(u) = &e.user {
+        observe("user", 99, "Other", u);
     }
 
     let mut cloud = Map::new();

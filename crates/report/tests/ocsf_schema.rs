@@ -50,6 +50,10 @@ fn full_entities(tag: &str) -> Entities {
         instance: Some("i-0846f1d1bc19aaaf3".into()),
         source_ip: Some("198.51.100.7".into()),
         user_agent: Some(format!("aws-cli/2.15 {tag}")),
+        host: Some(format!("i-0846f1d1bc19aaaf3{tag}")),
+        process: Some(format!("/usr/bin/curl (pid 4242){tag}")),
+        container: Some(format!("3f2a{tag}")),
+        user: Some(format!("uid 1001{tag}")),
     }
 }
 
@@ -114,6 +118,10 @@ fn alerts() -> Vec<Alert> {
             instance: Some(HOSTILE.into()),
             source_ip: Some(HOSTILE.into()),
             user_agent: Some(HOSTILE.into()),
+            host: Some(HOSTILE.into()),
+            process: Some(HOSTILE.into()),
+            container: Some(HOSTILE.into()),
+            user: Some(HOSTILE.into()),
         };
         let mut a = alert("instance-credential-exfiltration", sev, hostile);
         a.title = HOSTILE.into();

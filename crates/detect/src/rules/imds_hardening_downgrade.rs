@@ -100,6 +100,7 @@ impl Detector for ImdsHardeningDowngrade {
                 instance: Some(target),
                 source_ip: call.source.as_ref().map(|s| s.to_string()),
                 user_agent: call.user_agent.clone(),
+                ..Default::default()
             },
             reasons,
             evidence: vec![event.origin],

@@ -142,6 +142,7 @@ impl Detector for Imdsv1CredentialDelivery {
                         None
                     },
                     user_agent: None,
+                    ..Default::default()
                 },
                 reasons,
                 evidence_total: evidence.len() as u64,

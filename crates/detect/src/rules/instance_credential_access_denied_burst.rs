@@ -193,6 +193,7 @@ fn burst_alert(key: &str, kd: &KeyDenials, burst: &[Denial]) -> Alert {
             instance: workload.map(|w| w.id.clone()),
             source_ip: (sources.len() == 1).then(|| burst[0].source.clone()),
             user_agent: kd.user_agent.clone(),
+            ..Default::default()
         },
         reasons,
         evidence_total: origins.len() as u64,
