@@ -38,6 +38,21 @@ pub struct Allow {
     pub roles: Vec<String>,
     #[serde(default)]
     pub accounts: Vec<String>,
+    /// Software that reads the metadata service by design, beyond the shipped list.
+    #[serde(default)]
+    pub software: Vec<SoftwareEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SoftwareEntry {
+    /// Executable path: exact, or a prefix when it ends with `/` or `*`.
+    pub exe: String,
+    /// Text the command line must contain (for interpreted agents).
+    pub command_contains: Option<String>,
+    /// Text an ancestor's command line must contain (a helper run by an agent's script).
+    pub ancestor_contains: Option<String>,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -85,9 +100,29 @@ pub fn resolve(file: ConfigFile) -> Result<Policy> {
         allow_roles: file.allow.roles,
         allow_accounts: file.allow.accounts,
         suppressions: Vec::new(),
+        allow_software: Vec::new(),
         denied_burst_threshold: file.detect.denied_burst_threshold,
         denied_burst_window_seconds: file.detect.denied_burst_window_seconds,
     };
+    for (n, entry) in file.allow.software.into_iter().enumerate() {
+        let at = format!("[[allow.software]] #{}", n + 1);
+        let reason = match entry.reason.as_deref().map(str::trim) {
+            Some(r) if !r.is_empty() => r.to_string(),
+            _ => bail!("{at}: every allow-listed program needs a `reason`, for whoever audits it later"),
+        };
+        if !entry.exe.starts_with('/') {
+            bail!(
+                "{at}: exe {:?} must be an absolute path (a process name can be chosen by an attacker)",
+                entry.exe
+            );
+        }
+        policy.allow_software.push(credtrail_detect::host::AllowedSoftware {
+            exe: entry.exe,
+            command_contains: entry.command_contains,
+            ancestor_contains: entry.ancestor_contains,
+            reason: format!("{reason} (config allow.software)"),
+        });
+    }
     for (n, s) in file.suppress.into_iter().enumerate() {
         let at = format!("[[suppress]] #{}", n + 1);
         if credtrail_detect::rule(&s.rule).is_none() && s.rule != "*" {

@@ -20,7 +20,7 @@ use support::repo;
 use tempfile::TempDir;
 
 /// Rule ids are a public contract (PRODUCT.md §4): users suppress and route by them.
-const RULES: [&str; 7] = [
+const RULES: [&str; 11] = [
     "instance-credential-exfiltration",
     "imdsv1-credential-delivery",
     "imds-hardening-downgrade",
@@ -28,6 +28,10 @@ const RULES: [&str; 7] = [
     "instance-credential-access-denied-burst",
     "ssrf-metadata-request",
     "metadata-proxy-abuse",
+    "imds-credential-read-unexpected-process",
+    "imds-access-from-container",
+    "imds-access-volume-anomaly",
+    "imds-access-failures",
 ];
 
 const ALERT_KEYS: [&str; 11] = [

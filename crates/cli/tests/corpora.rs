@@ -88,8 +88,7 @@ fn panther_imds_rule_cases_agree_and_its_other_rules_events_raise_nothing() {
     assert!(result.of_rule(EXFIL).is_empty(), "{:#?}", result.of_rule(EXFIL));
 }
 
-/// The rules the generated corpus labels and credtrail implements (issues #2 and #3); host
-/// telemetry rules join when their formats do.
+/// The rules the generated corpus labels and credtrail implements (issues #2, #3 and #4).
 const LABELLED_RULES: &[&str] = &[
     "instance-credential-exfiltration",
     "imdsv1-credential-delivery",
@@ -98,6 +97,10 @@ const LABELLED_RULES: &[&str] = &[
     "instance-credential-access-denied-burst",
     "ssrf-metadata-request",
     "metadata-proxy-abuse",
+    "imds-credential-read-unexpected-process",
+    "imds-access-from-container",
+    "imds-access-volume-anomaly",
+    "imds-access-failures",
 ];
 
 /// Every attack record labelled with one of this issue's rules is evidence of an alert of that

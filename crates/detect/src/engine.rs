@@ -97,6 +97,10 @@ pub static DETECTORS: &[&dyn AnyDetector] = &[
     &rules::instance_credential_access_denied_burst::InstanceCredentialAccessDeniedBurst,
     &rules::ssrf_metadata_request::SsrfMetadataRequest,
     &rules::metadata_proxy_abuse::MetadataProxyAbuse,
+    &rules::imds_credential_read_unexpected_process::ImdsCredentialReadUnexpectedProcess,
+    &rules::imds_access_from_container::ImdsAccessFromContainer,
+    &rules::imds_access_volume_anomaly::ImdsAccessVolumeAnomaly,
+    &rules::imds_access_failures::ImdsAccessFailures,
 ];
 
 /// All detectors' partial states for one shard of the input.

@@ -10,6 +10,7 @@ pub mod alert;
 pub mod engine;
 pub mod evidence;
 pub mod footprint;
+pub mod host;
 pub mod policy;
 pub mod rules;
 pub mod web;

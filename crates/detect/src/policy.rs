@@ -58,6 +58,9 @@ pub struct Policy {
     pub allow_roles: Vec<String>,
     pub allow_accounts: Vec<String>,
     pub suppressions: Vec<Suppression>,
+    /// Software that reads the metadata service by design, beyond the shipped list
+    /// ([`crate::host::shipped_allow_list`]).
+    pub allow_software: Vec<crate::host::AllowedSoftware>,
     /// AccessDenied calls that make a burst (default 3).
     pub denied_burst_threshold: Option<usize>,
     /// Window of a burst in seconds (default 600).

@@ -1,0 +1,203 @@
+#![doc = include_str!("imds_credential_read_unexpected_process.md")]
+
+use credtrail_event::{Body, Event, Origin, Process, Timestamp};
+
+use crate::alert::{Alert, Severity};
+use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
+use crate::evidence::Evidence;
+use crate::host::{judge, metadata_service, shipped_allow_list, Judgement, Lineage, Verdict};
+use crate::rules::host_entities;
+
+pub struct ImdsCredentialReadUnexpectedProcess;
+
+pub static META: RuleMeta = RuleMeta {
+    id: "imds-credential-read-unexpected-process",
+    title: "Metadata service reached by a process that has no business there",
+    default_severity: Severity::High,
+    attack: &["T1552.005"],
+    data: "Host telemetry: Linux auditd (connect and execve records)",
+    explain: include_str!("imds_credential_read_unexpected_process.md"),
+};
+
+/// One process (by host, pid, executable and thread name) and its accesses.
+#[derive(Debug, Default)]
+pub struct Accesses {
+    /// The earliest access's process record: the one judged.
+    pub first: Option<(Timestamp, Origin, Process, &'static str)>,
+    pub evidence: Evidence,
+}
+
+/// (host, pid, exe, comm) of the accessing process.
+pub type ProcessKey = (String, Option<u32>, Option<String>, Option<String>);
+
+#[derive(Default)]
+pub struct State {
+    pub lineage: Lineage,
+    pub accesses: EntityMap<ProcessKey, Accesses>,
+}
+
+impl Merge for State {
+    fn merge(&mut self, other: State) {
+        self.lineage.merge(other.lineage);
+        for (key, theirs) in other.accesses {
+            let mine = self.accesses.entry(key).or_default();
+            mine.evidence.merge(theirs.evidence);
+            if let Some(t) = theirs.first {
+                if mine.first.as_ref().is_none_or(|m| (t.0, t.1) < (m.0, m.1)) {
+                    mine.first = Some(t);
+                }
+            }
+        }
+    }
+}
+
+/// Feeds the host-telemetry part of an event into a lineage and an access map; shared by the
+/// host rules that judge processes.
+pub(crate) fn observe_host(state: &mut State, event: &Event) {
+    match &event.body {
+        Body::ProcessStart(start) => {
+            let host = start.host.as_deref().unwrap_or("");
+            state.lineage.add(host, event.time, event.origin, &start.process);
+        }
+        Body::ProcessConnect(connect) => {
+            let Some((endpoint, _)) = metadata_service(connect.destination) else {
+                return;
+            };
+            let host = connect.host.clone().unwrap_or_default();
+            let p = &connect.process;
+            let key = (host, p.pid, p.exe.clone(), p.comm.clone());
+            let entry = state.accesses.entry(key).or_default();
+            entry.evidence.push(event.time, event.origin);
+            if entry
+                .first
+                .as_ref()
+                .is_none_or(|(t, o, _, _)| (event.time, event.origin) < (*t, *o))
+            {
+                entry.first = Some((event.time, event.origin, p.clone(), endpoint));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One accessing process with its judgement, its evidence (its connections and its own start
+/// record) and its ancestors' command lines.
+pub(crate) struct JudgedAccess {
+    pub host: String,
+    pub process: Process,
+    pub endpoint: &'static str,
+    pub verdict: Verdict,
+    pub ancestor_commands: Vec<String>,
+    pub connections: u64,
+    pub evidence: Evidence,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+}
+
+/// Judges every accessing process against the shipped and configured allow-lists, with the
+/// lineage rebuilt from the host's process starts.
+pub(crate) fn judge_accesses(state: State, knowledge: &Knowledge) -> Vec<JudgedAccess> {
+    let mut allow = shipped_allow_list();
+    allow.extend(knowledge.policy.allow_software.iter().cloned());
+    let mut out = Vec::new();
+    for ((host, _, _, _), accesses) in state.accesses {
+        let Some((time, _, process, endpoint)) = accesses.first else {
+            continue;
+        };
+        let (own, ancestors) = state.lineage.chain(&host, &process, time);
+        let verdict = judge(&process, own, &ancestors, &allow);
+        let ancestor_commands = ancestors
+            .iter()
+            .filter_map(|a| a.process.command_line.clone())
+            .collect();
+        let connections = accesses.evidence.total();
+        let mut evidence = accesses.evidence;
+        if let Some(start) = own {
+            evidence.push(start.time, start.origin);
+        }
+        let (first_seen, last_seen) = evidence.time_span().unwrap_or((time, time));
+        out.push(JudgedAccess {
+            host,
+            process,
+            endpoint,
+            verdict,
+            ancestor_commands,
+            connections,
+            evidence,
+            first_seen,
+            last_seen,
+        });
+    }
+    out
+}
+
+impl Detector for ImdsCredentialReadUnexpectedProcess {
+    type State = State;
+
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn observe(&self, state: &mut State, event: &Event) {
+        observe_host(state, event);
+    }
+
+    fn finish(&self, state: State, knowledge: &Knowledge, all: &mut Vec<Alert>) {
+        let mut found = Vec::new();
+        let out = &mut found;
+        for judged in judge_accesses(state, knowledge) {
+            let JudgedAccess {
+                host,
+                process,
+                endpoint,
+                verdict,
+                connections,
+                evidence,
+                first_seen,
+                last_seen,
+                ..
+            } = judged;
+            if verdict.container.is_some() {
+                continue; // imds-access-from-container's finding
+            }
+            let severity = match verdict.judgement {
+                Judgement::Allowed(_) => continue,
+                Judgement::WebProcess
+                | Judgement::ProxyProcess
+                | Judgement::Webshell
+                | Judgement::Interactive
+                | Judgement::UnusualExecutable => Severity::High,
+                Judgement::RunCommand | Judgement::NetworkTool => Severity::Medium,
+                Judgement::Unlisted => Severity::Low,
+            };
+            let mut reasons = vec![format!(
+                "{connections} connection(s) to the metadata service at {endpoint} from {}",
+                process.exe.as_deref().unwrap_or("an unknown executable"),
+            )];
+            reasons.extend(verdict.reasons);
+            if verdict.judgement == Judgement::Unlisted {
+                reasons.push(
+                    "low: a service or scheduled job may read its role by design; add it to the allow-list with a reason if so"
+                        .into(),
+                );
+            }
+            out.push(Alert {
+                rule: META.id,
+                variant: Some(verdict.judgement.variant()),
+                severity,
+                first_seen,
+                last_seen,
+                title: format!(
+                    "{} on {} reached the metadata service",
+                    process.exe.as_deref().unwrap_or("a process"),
+                    if host.is_empty() { "an unknown host" } else { &host }
+                ),
+                entities: host_entities(&host, &process, None),
+                reasons,
+                evidence: evidence.origins(),
+                evidence_total: evidence.total(),
+            });
+        }
+        all.extend(crate::rules::fold_low_by_program(found));
+    }
+}
