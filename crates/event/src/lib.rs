@@ -17,7 +17,7 @@ pub mod workload;
 
 pub use cloud_api::{CloudApiCall, Identity, IdentityKind, IssuedCredential, MetadataOptionsChange, SourceAddress};
 pub use fact::{Fact, Inventory};
-pub use host::{HostSensor, Process, ProcessConnect, ProcessStart};
+pub use host::{ConnectHttp, FlowSensor, HostSensor, NetFlow, Process, ProcessConnect, ProcessStart};
 pub use http::{HttpRequest, HttpSensor, WafDecision, WafRuleMatch};
 pub use ip_ranges::{CloudRanges, Provider, RangeMatch};
 pub use metadata::{MetadataGrade, MetadataProvider, MetadataTarget};
@@ -41,4 +41,5 @@ pub enum Body {
     HttpRequest(Box<HttpRequest>),
     ProcessStart(Box<ProcessStart>),
     ProcessConnect(Box<ProcessConnect>),
+    NetFlow(Box<NetFlow>),
 }

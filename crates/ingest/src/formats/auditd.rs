@@ -567,6 +567,7 @@ fn build(buf: &[u8], event: &Open) -> Result<Option<Body>, EventFailure> {
                 port: Some(port),
                 failed,
                 result: exit,
+                http: None,
             }))))
         }
         Call::Exec => {
