@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use credtrail_event::ip_ranges::is_non_routable;
 use credtrail_event::metadata::canonical_target;
-use credtrail_event::{Body, Event, HttpSensor, Origin, Process, Timestamp};
+use credtrail_event::{Body, Event, FlowSensor, HttpSensor, Origin, Process, Timestamp};
 
 use crate::alert::{Alert, Severity};
 use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
@@ -115,6 +115,20 @@ impl Detector for ImdsAccessFailures {
                     }
                 }
             }
+            Body::NetFlow(flow) => {
+                // A sensor on the instance saw the metadata service refuse or ignore a connection.
+                if !flow.rejected || flow.sensor == FlowSensor::VpcFlowLogs || metadata_service(flow.server).is_none() {
+                    return;
+                }
+                let entry = state.0.entry(Source::Client(flow.client)).or_default();
+                entry.items.push((event.time, event.origin, 0));
+                bound(&mut entry.items);
+                if let Some(o) = &flow.observer {
+                    if entry.observers.len() < 8 {
+                        entry.observers.insert(o.clone());
+                    }
+                }
+            }
             Body::ProcessConnect(connect) => {
                 if !connect.failed || metadata_service(connect.destination).is_none() {
                     return;
@@ -217,5 +231,73 @@ impl Detector for ImdsAccessFailures {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credtrail_event::{FileId, NetFlow};
+
+    fn flow(n: u64, client: &str, rejected: bool, sensor: FlowSensor) -> Event {
+        Event {
+            time: Timestamp::from_millis(1_789_300_000_000 + n as i64 * 2000),
+            origin: Origin {
+                file: FileId(0),
+                line: n,
+                index: n,
+            },
+            body: Body::NetFlow(Box::new(NetFlow {
+                sensor,
+                observer: None,
+                client: client.parse().expect("address"),
+                client_port: Some(40000),
+                server: "169.254.169.254".parse().expect("address"),
+                server_port: Some(80),
+                protocol: Some("tcp".into()),
+                bytes_to_server: None,
+                bytes_to_client: None,
+                packets: Some(1),
+                state: Some(if rejected { "REJ" } else { "SF" }.into()),
+                rejected,
+                end: None,
+                account: None,
+                interface: None,
+                instance: None,
+                packet_client: None,
+                packet_server: None,
+            })),
+        }
+    }
+
+    fn run(events: &[Event]) -> Vec<Alert> {
+        let mut state = State::default();
+        for e in events {
+            ImdsAccessFailures.observe(&mut state, e);
+        }
+        let mut out = Vec::new();
+        ImdsAccessFailures.finish(state, &Knowledge::default(), &mut out);
+        out
+    }
+
+    #[test]
+    fn refused_connections_on_the_wire_make_a_burst() {
+        let events: Vec<Event> = (1..=6)
+            .map(|n| flow(n, "10.20.51.77", true, FlowSensor::ZeekConn))
+            .collect();
+        let out = run(&events);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].evidence.len(), 6);
+        assert_eq!(out[0].variant, Some("burst"));
+    }
+
+    #[test]
+    fn answered_connections_few_refusals_and_vpc_flows_are_not_failures() {
+        let mut events: Vec<Event> = (1..=6)
+            .map(|n| flow(n, "10.20.51.77", false, FlowSensor::ZeekConn))
+            .collect();
+        events.extend((7..=9).map(|n| flow(n, "10.20.51.78", true, FlowSensor::SuricataFlow)));
+        events.extend((10..=20).map(|n| flow(n, "10.20.51.79", true, FlowSensor::VpcFlowLogs)));
+        assert!(run(&events).is_empty());
     }
 }

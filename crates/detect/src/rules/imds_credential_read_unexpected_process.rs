@@ -1,5 +1,7 @@
 #![doc = include_str!("imds_credential_read_unexpected_process.md")]
 
+use std::collections::BTreeSet;
+
 use credtrail_event::{Body, Event, Origin, Process, Timestamp};
 
 use crate::alert::{Alert, Severity};
@@ -25,6 +27,8 @@ pub struct Accesses {
     /// The earliest access's process record: the one judged.
     pub first: Option<(Timestamp, Origin, Process, &'static str)>,
     pub evidence: Evidence,
+    /// Requests a sensor decoded on these connections: (IMDS version, method and path).
+    pub requests: BTreeSet<(Option<u8>, String)>,
 }
 
 /// (host, pid, exe, comm) of the accessing process.
@@ -42,6 +46,10 @@ impl Merge for State {
         for (key, theirs) in other.accesses {
             let mine = self.accesses.entry(key).or_default();
             mine.evidence.merge(theirs.evidence);
+            mine.requests.extend(theirs.requests);
+            while mine.requests.len() > 16 {
+                mine.requests.pop_last();
+            }
             if let Some(t) = theirs.first {
                 if mine.first.as_ref().is_none_or(|m| (t.0, t.1) < (m.0, m.1)) {
                     mine.first = Some(t);
@@ -88,6 +96,8 @@ pub(crate) struct JudgedAccess {
     pub endpoint: &'static str,
     pub verdict: Verdict,
     pub ancestor_commands: Vec<String>,
+    /// What the decoded requests asked for, as reasons (empty when no sensor decoded them).
+    pub request_reasons: Vec<String>,
     pub connections: u64,
     pub evidence: Evidence,
     pub first_seen: Timestamp,
@@ -110,6 +120,15 @@ pub(crate) fn judge_accesses(state: State, knowledge: &Knowledge) -> Vec<JudgedA
             .iter()
             .filter_map(|a| a.process.command_line.clone())
             .collect();
+        let request_reasons = accesses
+            .requests
+            .iter()
+            .map(|(version, request)| match version {
+                Some(2) => format!("{request} with an IMDSv2 token: a token is no proof of a legitimate caller"),
+                Some(1) => format!("{request} without a token (IMDSv1)"),
+                _ => request.clone(),
+            })
+            .collect();
         let connections = accesses.evidence.total();
         let mut evidence = accesses.evidence;
         if let Some(start) = own {
@@ -122,6 +141,7 @@ pub(crate) fn judge_accesses(state: State, knowledge: &Knowledge) -> Vec<JudgedA
             endpoint,
             verdict,
             ancestor_commands,
+            request_reasons,
             connections,
             evidence,
             first_seen,
@@ -151,6 +171,7 @@ impl Detector for ImdsCredentialReadUnexpectedProcess {
                 process,
                 endpoint,
                 verdict,
+                request_reasons,
                 connections,
                 evidence,
                 first_seen,
@@ -175,6 +196,7 @@ impl Detector for ImdsCredentialReadUnexpectedProcess {
                 process.exe.as_deref().unwrap_or("an unknown executable"),
             )];
             reasons.extend(verdict.reasons);
+            reasons.extend(request_reasons);
             if verdict.judgement == Judgement::Unlisted {
                 reasons.push(
                     "low: a service or scheduled job may read its role by design; add it to the allow-list with a reason if so"

@@ -161,6 +161,7 @@ fn attribute_host_logs(display: &str, events: &mut [credtrail_event::Event]) {
     for event in events {
         let slot = match &mut event.body {
             credtrail_event::Body::HttpRequest(request) if request.observer.is_none() => &mut request.observer,
+            credtrail_event::Body::NetFlow(flow) if flow.observer.is_none() => &mut flow.observer,
             // A host name the sensor wrote (auditd `node=`) names the machine less usefully than
             // the instance id that correlation joins on.
             credtrail_event::Body::ProcessStart(start) => &mut start.host,
