@@ -48,7 +48,7 @@ const ALERT_KEYS: [&str; 11] = [
     "evidence",
 ];
 
-const ENTITY_KEYS: [&str; 8] = [
+const ENTITY_KEYS: [&str; 12] = [
     "cloud",
     "account",
     "principal",
@@ -57,6 +57,10 @@ const ENTITY_KEYS: [&str; 8] = [
     "instance",
     "source_ip",
     "user_agent",
+    "host",
+    "process",
+    "container",
+    "user",
 ];
 
 fn cli_fixture(name: &str) -> String {
@@ -177,8 +181,11 @@ fn exit_1_when_alerts_are_found() {
     let cwd = tmp();
     let run = scan_jsonl(&cwd, &[&sample()]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    // The sample holds the SSRF (nginx) and the credential's use (CloudTrail), not a proxy.
-    assert_eq!(run.rules(), RULES[..6].iter().map(|r| r.to_string()).collect());
+    // The sample holds the SSRF (nginx and auditd) and the credential's use (CloudTrail), not a
+    // proxy.
+    let mut expected: BTreeSet<String> = RULES[..6].iter().map(|r| r.to_string()).collect();
+    expected.insert("imds-credential-read-unexpected-process".into());
+    assert_eq!(run.rules(), expected);
     // The table, the default format, agrees.
     credtrail(&cwd)
         .args(["scan", "--no-progress", &sample()])
@@ -422,7 +429,7 @@ fn jsonl_lines_follow_the_contract() {
         serde_json::json!({"invalid_json": 1, "missing_field": 1})
     );
     assert_eq!(summary["records"]["rejected_total"], 2);
-    assert_eq!(summary["inputs"]["files"], 7);
+    assert_eq!(summary["inputs"]["files"], 8);
     let by_severity: u64 = summary["alerts"]
         .as_object()
         .unwrap()
@@ -637,17 +644,17 @@ fn formats_lists_cloudtrail_and_aws_inventory() {
 fn since_and_until_filter_by_event_time_inclusively() {
     let cwd = tmp();
     let all = scan_jsonl(&cwd, &[&sample()]);
-    assert_eq!(all.summary()["records"]["events"], 18);
+    assert_eq!(all.summary()["records"]["events"], 23);
 
     // Up to the IMDS downgrade (09:45:00, included): the theft at 10:02 is outside the window.
     let before = scan_jsonl(&cwd, &["--until", "2026-03-01T09:45:00Z", &sample()]);
     assert_eq!(before.code, 1, "{}", before.stderr);
-    assert_eq!(before.summary()["records"]["events"], 4);
+    assert_eq!(before.summary()["records"]["events"], 5);
     assert_eq!(before.rules(), BTreeSet::from(["imds-hardening-downgrade".to_string()]));
 
     // From the credential's issue on: the downgrade is outside, the theft inside.
     let after = scan_jsonl(&cwd, &["--since", "2026-03-01T10:00:00Z", &sample()]);
-    assert_eq!(after.summary()["records"]["events"], 12);
+    assert_eq!(after.summary()["records"]["events"], 16);
     assert!(!after.rules().contains("imds-hardening-downgrade"));
     assert!(after.rules().contains("instance-credential-exfiltration"));
     for a in after.alerts() {
