@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
 
 use credtrail_event::{FileId, Origin, Process, Timestamp};
 
@@ -82,10 +83,35 @@ pub struct StartRecord {
 /// then; a bound keeps a host that forks without end from taking the memory of all the others.
 const STARTS_PER_HOST: usize = 1 << 18;
 
+/// A process start as lineage keeps it: the fields a judgement reads, with the strings every
+/// start of a host repeats (executable, label, terminal) shared, and the command line cut. Hosts
+/// start processes without end; this is what a scan of host logs holds most of.
+#[derive(Debug, Clone)]
+struct KeptStart {
+    ppid: Option<u32>,
+    uid: Option<u32>,
+    login_uid: Option<u32>,
+    session: Option<u32>,
+    exe: Option<Arc<str>>,
+    comm: Option<Arc<str>>,
+    tty: Option<Arc<str>>,
+    cwd: Option<Arc<str>>,
+    security_context: Option<Arc<str>>,
+    container: Option<Arc<str>>,
+    user_name: Option<Arc<str>>,
+    command_line: Option<Box<str>>,
+}
+
+/// Longest command line kept for an ancestor, in characters.
+const KEPT_COMMAND_LINE: usize = 160;
+
+type Starts = BTreeMap<(u32, Timestamp, Origin), KeptStart>;
+
 /// Process starts by host and pid, to rebuild lineage whatever order the records came in.
 #[derive(Debug, Default)]
 pub struct Lineage {
-    starts: EntityMap<String, BTreeMap<(u32, Timestamp, Origin), Process>>,
+    starts: EntityMap<String, Starts>,
+    strings: hashbrown::HashSet<Arc<str>, rustc_hash::FxBuildHasher>,
 }
 
 impl Merge for Lineage {
@@ -95,33 +121,66 @@ impl Merge for Lineage {
             mine.extend(starts);
             trim(mine);
         }
+        self.strings.extend(other.strings);
     }
 }
 
 /// Keeps the earliest starts when over the bound: a function of the set, so merging in any
 /// order gives the same result.
-fn trim(starts: &mut BTreeMap<(u32, Timestamp, Origin), Process>) {
-    while starts.len() > STARTS_PER_HOST {
-        let Some(last) = starts.iter().max_by_key(|((_, t, o), _)| (*t, *o)).map(|(k, _)| *k) else {
-            break;
-        };
-        starts.remove(&last);
+fn trim(starts: &mut Starts) {
+    if starts.len() <= STARTS_PER_HOST {
+        return;
+    }
+    let mut by_time: Vec<(Timestamp, Origin, u32)> = starts.keys().map(|(pid, t, o)| (*t, *o, *pid)).collect();
+    by_time.sort_unstable();
+    for (t, o, pid) in by_time.into_iter().skip(STARTS_PER_HOST) {
+        starts.remove(&(pid, t, o));
     }
 }
 
 /// A process start and its record, as lineage reports it.
-#[derive(Debug, Clone, Copy)]
-pub struct Ancestor<'a> {
+#[derive(Debug, Clone)]
+pub struct Ancestor {
     pub time: Timestamp,
     pub origin: Origin,
-    pub process: &'a Process,
+    pub process: Process,
 }
 
 impl Lineage {
+    fn intern(&mut self, text: &Option<String>) -> Option<Arc<str>> {
+        let text = text.as_deref()?;
+        if let Some(shared) = self.strings.get(text) {
+            return Some(shared.clone());
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.strings.insert(shared.clone());
+        Some(shared)
+    }
+
     pub fn add(&mut self, host: &str, time: Timestamp, origin: Origin, process: &Process) {
         let Some(pid) = process.pid else { return };
+        let kept = KeptStart {
+            ppid: process.ppid,
+            uid: process.uid,
+            login_uid: process.login_uid,
+            session: process.session,
+            exe: self.intern(&process.exe),
+            comm: self.intern(&process.comm),
+            tty: self.intern(&process.tty),
+            cwd: self.intern(&process.cwd),
+            security_context: self.intern(&process.security_context),
+            container: self.intern(&process.container),
+            user_name: self.intern(&process.user_name),
+            command_line: process
+                .command_line
+                .as_deref()
+                .map(|c| match c.char_indices().nth(KEPT_COMMAND_LINE) {
+                    Some((i, _)) => Box::from(&c[..i]),
+                    None => Box::from(c),
+                }),
+        };
         let starts = self.starts.entry_ref(host).or_default();
-        starts.insert((pid, time, origin), compact(process));
+        starts.insert((pid, time, origin), kept);
         if starts.len() > STARTS_PER_HOST + STARTS_PER_HOST / 8 {
             trim(starts);
         }
@@ -129,25 +188,45 @@ impl Lineage {
 
     /// The latest start of `pid` on `host` at or before `at` (a second of slack: sensors stamp
     /// the start and the first connect within milliseconds, sometimes out of order).
-    pub fn start_of(&self, host: &str, pid: u32, at: Timestamp) -> Option<Ancestor<'_>> {
+    pub fn start_of(&self, host: &str, pid: u32, at: Timestamp) -> Option<Ancestor> {
         let starts = self.starts.get(host)?;
         let limit = at.plus_seconds(1);
+        let text = |s: &Option<Arc<str>>| s.as_deref().map(str::to_string);
         starts
             .range((pid, Timestamp::MIN, ORIGIN_MIN)..=(pid, limit, ORIGIN_MAX))
             .next_back()
-            .map(|((_, time, origin), process)| Ancestor {
+            .map(|((_, time, origin), k)| Ancestor {
                 time: *time,
                 origin: *origin,
-                process,
+                process: Process {
+                    pid: Some(pid),
+                    ppid: k.ppid,
+                    exe: text(&k.exe),
+                    comm: text(&k.comm),
+                    command_line: k.command_line.as_deref().map(str::to_string),
+                    argv0: k
+                        .command_line
+                        .as_deref()
+                        .and_then(|c| c.split(' ').next())
+                        .map(str::to_string),
+                    uid: k.uid,
+                    login_uid: k.login_uid,
+                    session: k.session,
+                    tty: text(&k.tty),
+                    cwd: text(&k.cwd),
+                    security_context: text(&k.security_context),
+                    container: text(&k.container),
+                    user_name: text(&k.user_name),
+                },
             })
     }
 
     /// The process's own start (if logged) and then its ancestors, nearest first, up to 16.
-    pub fn chain(&self, host: &str, process: &Process, at: Timestamp) -> (Option<Ancestor<'_>>, Vec<Ancestor<'_>>) {
+    pub fn chain(&self, host: &str, process: &Process, at: Timestamp) -> (Option<Ancestor>, Vec<Ancestor>) {
         let own = process.pid.and_then(|pid| self.start_of(host, pid, at));
         let mut ancestors = Vec::new();
-        let mut parent = process.ppid.or(own.and_then(|o| o.process.ppid));
-        let mut when = own.map(|o| o.time).unwrap_or(at);
+        let mut parent = process.ppid.or(own.as_ref().and_then(|o| o.process.ppid));
+        let mut when = own.as_ref().map(|o| o.time).unwrap_or(at);
         while let Some(ppid) = parent.filter(|p| *p > 1) {
             if ancestors.len() >= 16 {
                 break;
@@ -160,21 +239,6 @@ impl Lineage {
             ancestors.push(a);
         }
         (own, ancestors)
-    }
-}
-
-/// A start as kept for lineage: long command lines cut, fields no judgement reads dropped.
-fn compact(p: &Process) -> Process {
-    let cut = |s: &Option<String>| {
-        s.as_ref().map(|s| match s.char_indices().nth(256) {
-            Some((i, _)) => s[..i].to_string(),
-            None => s.clone(),
-        })
-    };
-    Process {
-        command_line: cut(&p.command_line),
-        argv0: cut(&p.argv0),
-        ..p.clone()
     }
 }
 
@@ -192,7 +256,7 @@ pub struct AllowedSoftware {
 }
 
 impl AllowedSoftware {
-    fn matches(&self, p: &Process, ancestors: &[Ancestor<'_>]) -> bool {
+    fn matches(&self, p: &Process, ancestors: &[Ancestor]) -> bool {
         self.ancestor_contains.as_deref().is_none_or(|want| {
             ancestors
                 .iter()
@@ -408,7 +472,7 @@ fn is_writable_location(exe: &str) -> bool {
         || exe.ends_with(" (deleted)")
 }
 
-fn in_container(p: &Process, ancestors: &[Ancestor<'_>]) -> Option<String> {
+fn in_container(p: &Process, ancestors: &[Ancestor]) -> Option<String> {
     let label = |p: &Process| {
         p.security_context
             .as_deref()
@@ -421,14 +485,14 @@ fn in_container(p: &Process, ancestors: &[Ancestor<'_>]) -> Option<String> {
         return Some("its SELinux label is container_t".into());
     }
     for a in ancestors {
-        let name = exe_name(a.process);
+        let name = exe_name(&a.process);
         if name.starts_with("containerd-shim") || name == "runc" || name == "conmon" || name == "crun" {
             return Some(format!(
                 "its ancestor {} is a container runtime",
                 a.process.exe.as_deref().unwrap_or(name)
             ));
         }
-        if label(a.process) {
+        if label(&a.process) {
             return Some("an ancestor's SELinux label is container_t".into());
         }
     }
@@ -492,7 +556,7 @@ fn describe(p: &Process) -> String {
 }
 
 /// Judges the process that made an access. `allow` is the shipped list plus the user's.
-pub fn judge(p: &Process, own: Option<Ancestor<'_>>, ancestors: &[Ancestor<'_>], allow: &[AllowedSoftware]) -> Verdict {
+pub fn judge(p: &Process, own: Option<&Ancestor>, ancestors: &[Ancestor], allow: &[AllowedSoftware]) -> Verdict {
     // The start record knows the command line and cwd better than a connect record does.
     let merged;
     let p = match own {
@@ -509,7 +573,7 @@ pub fn judge(p: &Process, own: Option<Ancestor<'_>>, ancestors: &[Ancestor<'_>],
     };
     let container = in_container(p, ancestors);
     let mut reasons = Vec::new();
-    let lineage: Vec<String> = ancestors.iter().map(|a| exe_name(a.process).to_string()).collect();
+    let lineage: Vec<String> = ancestors.iter().map(|a| exe_name(&a.process).to_string()).collect();
     if !lineage.is_empty() {
         reasons.push(format!("lineage: {} ← {}", exe_name(p), lineage.join(" ← ")));
     }
@@ -517,20 +581,20 @@ pub fn judge(p: &Process, own: Option<Ancestor<'_>>, ancestors: &[Ancestor<'_>],
     // uid and no terminal, and are not a session. Session Manager shells are always one.
     let interactive_session = p.tty.is_some()
         || ancestors.iter().any(|a| {
-            let name = exe_name(a.process);
+            let name = exe_name(&a.process);
             name == "ssm-session-worker"
                 || (SESSION_STARTERS.contains(&name) && (p.login_uid.is_some() || a.process.tty.is_some()))
-                || (is_shell(a.process)
+                || (is_shell(&a.process)
                     && a.process
                         .command_line
                         .as_deref()
                         .is_some_and(is_interactive_shell_command))
         });
-    let via_shell = ancestors.iter().any(|a| is_shell(a.process)) || is_shell(p);
+    let via_shell = ancestors.iter().any(|a| is_shell(&a.process)) || is_shell(p);
     let service_shell = via_shell && p.login_uid.is_none() && !interactive_session;
     let run_command = ancestors
         .iter()
-        .any(|a| exe_name(a.process).starts_with("ssm-document-worker") || exe_name(a.process) == "ssm-agent-worker");
+        .any(|a| exe_name(&a.process).starts_with("ssm-document-worker") || exe_name(&a.process) == "ssm-agent-worker");
     let exe = p.exe.as_deref().unwrap_or("");
     let name = exe_name(p);
 
@@ -686,7 +750,7 @@ mod tests {
             origin: ORIGIN_MIN,
             process,
         };
-        let under_script = [at(&script), at(&sshd)];
+        let under_script = [at(script), at(sshd)];
         assert!(matches!(
             judge(&curl, None, &under_script, &allow).judgement,
             Judgement::Allowed(_)

@@ -15,9 +15,7 @@ use crate::host::{
     is_container_bridge, is_interactive_shell_command, is_workload_endpoint, metadata_service, Judgement,
 };
 use crate::rules::host_entities;
-use crate::rules::imds_credential_read_unexpected_process::{
-    self as host_reads, judge_accesses, observe_host, JudgedAccess,
-};
+use crate::rules::imds_credential_read_unexpected_process::JudgedAccess;
 
 pub struct ImdsAccessFromContainer;
 
@@ -55,7 +53,6 @@ pub struct ExecAccess {
 
 #[derive(Default)]
 pub struct State {
-    host: host_reads::State,
     /// (observer, container address) → what the wire showed.
     wire: EntityMap<(Option<String>, IpAddr), WireAccess>,
     execs: Vec<ExecAccess>,
@@ -63,7 +60,6 @@ pub struct State {
 
 impl Merge for State {
     fn merge(&mut self, other: State) {
-        self.host.merge(other.host);
         for (k, theirs) in other.wire {
             let mine = self.wire.entry(k).or_default();
             mine.evidence.merge(theirs.evidence);
@@ -117,6 +113,67 @@ fn tool_user_agent(ua: Option<&str>) -> bool {
         ]
         .iter()
         .any(|t| ua.starts_with(t))
+}
+
+/// The finding about a process that reached the metadata service from a container, if it did.
+/// Called by `imds-credential-read-unexpected-process`, which keeps the hosts' lineage once for
+/// both rules (it is the largest state of a scan of host logs).
+pub(crate) fn container_process_alert(judged: JudgedAccess) -> Option<Alert> {
+    let JudgedAccess {
+        host,
+        process,
+        endpoint,
+        verdict,
+        ancestor_commands,
+        request_reasons,
+        connections,
+        evidence,
+        first_seen,
+        last_seen,
+    } = judged;
+    if verdict.container.is_none() || is_workload_endpoint(endpoint) {
+        return None; // not in a container, or a task or pod asking for its own credential
+    }
+    let shell_lineage = ancestor_commands
+        .iter()
+        .any(|c| is_interactive_shell_command(c) || c.contains("/dev/tcp/"));
+    let exe = process.exe.as_deref().unwrap_or("");
+    let tool = ["curl", "wget", "nc", "ncat", "socat", "busybox"].contains(&exe.rsplit('/').next().unwrap_or(""));
+    let severity = if shell_lineage || tool || verdict.judgement == Judgement::UnusualExecutable {
+        Severity::High
+    } else {
+        Severity::Low
+    };
+    let mut reasons = vec![format!(
+            "{connections} connection(s) from a container to the instance metadata service at {endpoint}: the container can take the instance role (hop limit above 1)"
+        )];
+    reasons.extend(verdict.reasons);
+    reasons.extend(request_reasons);
+    if shell_lineage {
+        reasons.push("an ancestor is an interactive or reverse shell".into());
+    }
+    if tool {
+        reasons.push(format!("{exe} is a general-purpose network tool, not an SDK"));
+    }
+    if severity == Severity::Low {
+        reasons.push("low: an SDK or CLI in a container using the instance role (CI jobs do this when the hop limit is 2); give the workload its own task or pod role and set the hop limit to 1".into());
+    }
+    Some(Alert {
+        rule: META.id,
+        variant: Some("container"),
+        severity,
+        first_seen,
+        last_seen,
+        title: format!(
+            "container process {} on {} reached the metadata service",
+            if exe.is_empty() { "?" } else { exe },
+            if host.is_empty() { "an unknown host" } else { &host }
+        ),
+        entities: host_entities(&host, &process, None),
+        reasons,
+        evidence: evidence.origins(),
+        evidence_total: evidence.total(),
+    })
 }
 
 impl Detector for ImdsAccessFromContainer {
@@ -174,71 +231,13 @@ impl Detector for ImdsAccessFromContainer {
                     target,
                 });
             }
-            _ => observe_host(&mut state.host, event),
+            _ => {}
         }
     }
 
-    fn finish(&self, state: State, knowledge: &Knowledge, all: &mut Vec<Alert>) {
+    fn finish(&self, state: State, _knowledge: &Knowledge, all: &mut Vec<Alert>) {
         let mut found = Vec::new();
         let out = &mut found;
-        for judged in judge_accesses(state.host, knowledge) {
-            let JudgedAccess {
-                host,
-                process,
-                endpoint,
-                verdict,
-                ancestor_commands,
-                request_reasons,
-                connections,
-                evidence,
-                first_seen,
-                last_seen,
-            } = judged;
-            if verdict.container.is_none() || is_workload_endpoint(endpoint) {
-                continue; // not in a container, or a task or pod asking for its own credential
-            }
-            let shell_lineage = ancestor_commands
-                .iter()
-                .any(|c| is_interactive_shell_command(c) || c.contains("/dev/tcp/"));
-            let exe = process.exe.as_deref().unwrap_or("");
-            let tool =
-                ["curl", "wget", "nc", "ncat", "socat", "busybox"].contains(&exe.rsplit('/').next().unwrap_or(""));
-            let severity = if shell_lineage || tool || verdict.judgement == Judgement::UnusualExecutable {
-                Severity::High
-            } else {
-                Severity::Low
-            };
-            let mut reasons = vec![format!(
-                "{connections} connection(s) from a container to the instance metadata service at {endpoint}: the container can take the instance role (hop limit above 1)"
-            )];
-            reasons.extend(verdict.reasons);
-            reasons.extend(request_reasons);
-            if shell_lineage {
-                reasons.push("an ancestor is an interactive or reverse shell".into());
-            }
-            if tool {
-                reasons.push(format!("{exe} is a general-purpose network tool, not an SDK"));
-            }
-            if severity == Severity::Low {
-                reasons.push("low: an SDK or CLI in a container using the instance role (CI jobs do this when the hop limit is 2); give the workload its own task or pod role and set the hop limit to 1".into());
-            }
-            out.push(Alert {
-                rule: META.id,
-                variant: Some("container"),
-                severity,
-                first_seen,
-                last_seen,
-                title: format!(
-                    "container process {} on {} reached the metadata service",
-                    if exe.is_empty() { "?" } else { exe },
-                    if host.is_empty() { "an unknown host" } else { &host }
-                ),
-                entities: host_entities(&host, &process, None),
-                reasons,
-                evidence: evidence.origins(),
-                evidence_total: evidence.total(),
-            });
-        }
         for ((observer, client), access) in state.wire {
             let Some((first_seen, last_seen)) = access.evidence.time_span() else {
                 continue;

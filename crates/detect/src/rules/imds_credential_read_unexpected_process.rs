@@ -115,7 +115,7 @@ pub(crate) fn judge_accesses(state: State, knowledge: &Knowledge) -> Vec<JudgedA
             continue;
         };
         let (own, ancestors) = state.lineage.chain(&host, &process, time);
-        let verdict = judge(&process, own, &ancestors, &allow);
+        let verdict = judge(&process, own.as_ref(), &ancestors, &allow);
         let ancestor_commands = ancestors
             .iter()
             .filter_map(|a| a.process.command_line.clone())
@@ -164,8 +164,15 @@ impl Detector for ImdsCredentialReadUnexpectedProcess {
 
     fn finish(&self, state: State, knowledge: &Knowledge, all: &mut Vec<Alert>) {
         let mut found = Vec::new();
+        let mut in_containers = Vec::new();
         let out = &mut found;
         for judged in judge_accesses(state, knowledge) {
+            if judged.verdict.container.is_some() {
+                in_containers.extend(crate::rules::imds_access_from_container::container_process_alert(
+                    judged,
+                ));
+                continue;
+            }
             let JudgedAccess {
                 host,
                 process,
@@ -178,9 +185,6 @@ impl Detector for ImdsCredentialReadUnexpectedProcess {
                 last_seen,
                 ..
             } = judged;
-            if verdict.container.is_some() {
-                continue; // imds-access-from-container's finding
-            }
             let severity = match verdict.judgement {
                 Judgement::Allowed(_) => continue,
                 Judgement::WebProcess
@@ -221,5 +225,6 @@ impl Detector for ImdsCredentialReadUnexpectedProcess {
             });
         }
         all.extend(crate::rules::fold_low_by_program(found));
+        all.extend(crate::rules::fold_low_by_program(in_containers));
     }
 }
