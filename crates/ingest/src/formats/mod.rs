@@ -7,6 +7,7 @@ mod aws_inventory;
 mod aws_waf;
 mod cloudfront;
 mod cloudtrail;
+mod falco;
 mod laurel;
 mod suricata_eve;
 mod web_access;
@@ -24,6 +25,7 @@ pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
 pub use cloudfront::AwsCloudFront;
 pub use cloudtrail::CloudTrail;
+pub use falco::Falco;
 pub use laurel::Laurel;
 pub use suricata_eve::SuricataEve;
 pub use web_access::WebAccess;
@@ -53,6 +55,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &SuricataEve,
     &Auditd,
     &Laurel,
+    &Falco,
     &CloudTrail,
 ];
 
