@@ -10,6 +10,7 @@ mod cloudtrail;
 mod falco;
 mod laurel;
 mod suricata_eve;
+mod sysmon_linux;
 mod web_access;
 mod zeek_http;
 
@@ -28,6 +29,7 @@ pub use cloudtrail::CloudTrail;
 pub use falco::Falco;
 pub use laurel::Laurel;
 pub use suricata_eve::SuricataEve;
+pub use sysmon_linux::SysmonLinux;
 pub use web_access::WebAccess;
 pub use zeek_http::ZeekHttp;
 
@@ -53,6 +55,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &WebAccess,
     &ZeekHttp,
     &SuricataEve,
+    &SysmonLinux,
     &Auditd,
     &Laurel,
     &Falco,
