@@ -62,12 +62,12 @@ const NAME: &str = "auditd";
 pub const LOOK_BACK: u64 = 64;
 
 /// `AUDIT_UID_UNSET`, also the unset session id.
-const UNSET: u32 = u32::MAX;
+pub(super) const UNSET: u32 = u32::MAX;
 
 /// Separates the raw fields from the enriched ones (auditd `log_format = ENRICHED`).
 const ENRICHED_SEPARATOR: u8 = 0x1d;
 
-const EINPROGRESS: i64 = -115;
+pub(super) const EINPROGRESS: i64 = -115;
 
 impl Format for Auditd {
     fn name(&self) -> &'static str {
@@ -230,8 +230,8 @@ fn trim_spaces(s: &[u8]) -> &[u8] {
 
 /// `msg=audit(<seconds>.<milliseconds>:<serial>)`: the event's time and serial number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    millis: i64,
+pub(super) struct Stamp {
+    pub(super) millis: i64,
     serial: u64,
 }
 
@@ -341,7 +341,7 @@ fn digits(s: &[u8]) -> Option<u64> {
 
 /// `1789346731.423:272367`; the fraction is milliseconds (auditd prints three digits; more are
 /// truncated, fewer padded).
-fn stamp(text: &[u8]) -> Option<Stamp> {
+pub(super) fn stamp(text: &[u8]) -> Option<Stamp> {
     let colon = memchr::memchr(b':', text)?;
     let (time, serial) = (&text[..colon], &text[colon + 1..]);
     let (seconds, fraction) = match memchr::memchr(b'.', time) {
@@ -493,7 +493,7 @@ fn finish(cx: &Context, event: Open, at_end_of_eoe_file: bool, out: &mut ParsedF
 type EventFailure = (Reason, String, Option<Range<usize>>);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Call {
+pub(super) enum Call {
     Connect,
     Exec,
     Other,
@@ -609,7 +609,7 @@ fn build(buf: &[u8], event: &Open) -> Result<Option<Body>, EventFailure> {
 /// Which call a SYSCALL record is, by its number in its architecture's table
 /// (`arch=` is `AUDIT_ARCH_*`: c000003e x86_64, c00000b7 aarch64, 40000003 i386), or by the
 /// enriched name for an architecture not numbered here.
-fn classify(arch: Option<&[u8]>, number: u32, name: Option<&[u8]>, a0: Option<&[u8]>) -> Call {
+pub(super) fn classify(arch: Option<&[u8]>, number: u32, name: Option<&[u8]>, a0: Option<&[u8]>) -> Call {
     let by_name = |name: &[u8]| match name {
         b"connect" => Call::Connect,
         b"execve" | b"execveat" => Call::Exec,
@@ -873,7 +873,7 @@ const AF_INET6: u16 = 10;
 
 /// A `saddr` as a destination: `Ok(None)` for a family that is not an IP address (`AF_UNIX`,
 /// netlink, …); an error when the hex or the length is damaged.
-fn sockaddr(saddr: &[u8]) -> Result<Option<(IpAddr, u16)>, String> {
+pub(super) fn sockaddr(saddr: &[u8]) -> Result<Option<(IpAddr, u16)>, String> {
     let bytes = unhex(saddr, true).ok_or_else(|| format!("saddr={} is not hex", lossy(saddr)))?;
     let short = |family: &str, need: usize| {
         format!(

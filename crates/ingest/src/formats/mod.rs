@@ -7,7 +7,10 @@ mod aws_inventory;
 mod aws_waf;
 mod cloudfront;
 mod cloudtrail;
+mod falco;
+mod laurel;
 mod suricata_eve;
+mod sysmon_linux;
 mod web_access;
 mod zeek_http;
 
@@ -23,7 +26,10 @@ pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
 pub use cloudfront::AwsCloudFront;
 pub use cloudtrail::CloudTrail;
+pub use falco::Falco;
+pub use laurel::Laurel;
 pub use suricata_eve::SuricataEve;
+pub use sysmon_linux::SysmonLinux;
 pub use web_access::WebAccess;
 pub use zeek_http::ZeekHttp;
 
@@ -49,7 +55,10 @@ pub static FORMATS: &[&dyn Format] = &[
     &WebAccess,
     &ZeekHttp,
     &SuricataEve,
+    &SysmonLinux,
     &Auditd,
+    &Laurel,
+    &Falco,
     &CloudTrail,
 ];
 
