@@ -7,6 +7,7 @@ mod aws_inventory;
 mod aws_waf;
 mod cloudfront;
 mod cloudtrail;
+mod kubernetes_audit;
 mod suricata_eve;
 mod web_access;
 mod zeek_http;
@@ -23,6 +24,7 @@ pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
 pub use cloudfront::AwsCloudFront;
 pub use cloudtrail::CloudTrail;
+pub use kubernetes_audit::KubernetesAudit;
 pub use suricata_eve::SuricataEve;
 pub use web_access::WebAccess;
 pub use zeek_http::ZeekHttp;
@@ -46,6 +48,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &AwsWaf,
     &AwsElb,
     &AwsCloudFront,
+    &KubernetesAudit,
     &WebAccess,
     &ZeekHttp,
     &SuricataEve,
