@@ -7,6 +7,7 @@ mod aws_inventory;
 mod aws_waf;
 mod cloudfront;
 mod cloudtrail;
+mod imds_trace;
 mod kubernetes_audit;
 mod suricata_eve;
 mod web_access;
@@ -24,6 +25,7 @@ pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
 pub use cloudfront::AwsCloudFront;
 pub use cloudtrail::CloudTrail;
+pub use imds_trace::ImdsPacketAnalyzer;
 pub use kubernetes_audit::KubernetesAudit;
 pub use suricata_eve::SuricataEve;
 pub use web_access::WebAccess;
@@ -49,6 +51,7 @@ pub static FORMATS: &[&dyn Format] = &[
     &AwsElb,
     &AwsCloudFront,
     &KubernetesAudit,
+    &ImdsPacketAnalyzer,
     &WebAccess,
     &ZeekHttp,
     &SuricataEve,
