@@ -8,6 +8,8 @@ mod aws_waf;
 mod cloudfront;
 mod cloudtrail;
 mod falco;
+mod imds_trace;
+mod kubernetes_audit;
 mod laurel;
 mod suricata_eve;
 mod sysmon_linux;
@@ -27,6 +29,8 @@ pub use aws_waf::AwsWaf;
 pub use cloudfront::AwsCloudFront;
 pub use cloudtrail::CloudTrail;
 pub use falco::Falco;
+pub use imds_trace::ImdsPacketAnalyzer;
+pub use kubernetes_audit::KubernetesAudit;
 pub use laurel::Laurel;
 pub use suricata_eve::SuricataEve;
 pub use sysmon_linux::SysmonLinux;
@@ -52,6 +56,8 @@ pub static FORMATS: &[&dyn Format] = &[
     &AwsWaf,
     &AwsElb,
     &AwsCloudFront,
+    &KubernetesAudit,
+    &ImdsPacketAnalyzer,
     &WebAccess,
     &ZeekHttp,
     &SuricataEve,
