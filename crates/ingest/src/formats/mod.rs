@@ -8,7 +8,9 @@ mod aws_waf;
 mod cloudfront;
 mod cloudtrail;
 mod suricata_eve;
+mod vpc_flow;
 mod web_access;
+mod zeek_conn;
 mod zeek_http;
 
 use credtrail_event::{Event, Fact, FileId};
@@ -24,7 +26,9 @@ pub use aws_waf::AwsWaf;
 pub use cloudfront::AwsCloudFront;
 pub use cloudtrail::CloudTrail;
 pub use suricata_eve::SuricataEve;
+pub use vpc_flow::VpcFlowLogs;
 pub use web_access::WebAccess;
+pub use zeek_conn::ZeekConn;
 pub use zeek_http::ZeekHttp;
 
 /// A log or inventory format.
@@ -46,8 +50,10 @@ pub static FORMATS: &[&dyn Format] = &[
     &AwsWaf,
     &AwsElb,
     &AwsCloudFront,
+    &VpcFlowLogs,
     &WebAccess,
     &ZeekHttp,
+    &ZeekConn,
     &SuricataEve,
     &Auditd,
     &CloudTrail,
