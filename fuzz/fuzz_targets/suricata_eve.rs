@@ -1,7 +1,7 @@
 #![no_main]
-//! Any bytes through the Suricata EVE parser and sniffer: no panic, and no more events and
-//! diagnostics than records (other event types are read and skipped; an alert and its http event
-//! are one request).
+//! Any bytes through the Suricata EVE parser and sniffer (http events, alerts and flow events):
+//! no panic, and no more events and diagnostics than records (other event types are read and
+//! skipped; an alert and its http event are one request).
 
 use credtrail_event::FileId;
 use credtrail_ingest::formats::{ParsedFile, SuricataEve};

@@ -39,6 +39,17 @@ fn readme_lists_every_rule_and_every_format() {
         "README lists the formats"
     );
     assert!(formats.contains("cloudtrail") && formats.contains("aws-inventory"));
+    // Every other format is a bullet of the format list, named as `--input-format` takes it
+    // (CloudTrail and the inventory are the opening paragraph's).
+    for name in first_words(&formats) {
+        if name == "cloudtrail" || name == "aws-inventory" {
+            continue;
+        }
+        assert!(
+            readme.contains(&format!("(`{name}`)")),
+            "README does not list format {name}"
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod flow_support;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -48,9 +50,10 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
     p.events
         .iter()
-        .map(|e| match &e.body {
-            Body::HttpRequest(r) => r.as_ref(),
-            _ => panic!("expected an HTTP request"),
+        .filter_map(|e| match &e.body {
+            Body::HttpRequest(r) => Some(r.as_ref()),
+            Body::NetFlow(_) => None,
+            _ => panic!("expected an HTTP request or a flow"),
         })
         .collect()
 }
@@ -68,7 +71,15 @@ fn digest(p: &ParsedFile) -> String {
         p.bytes
     )
     .unwrap();
-    for (e, r) in p.events.iter().zip(requests(p)) {
+    for e in &p.events {
+        let r = match &e.body {
+            Body::NetFlow(f) => {
+                flow_support::flow_block(&mut out, e, f);
+                continue;
+            }
+            Body::HttpRequest(r) => r,
+            _ => panic!("expected an HTTP request or a flow"),
+        };
         writeln!(
             out,
             "event line={} index={} time={}",
@@ -156,15 +167,30 @@ fn http_events_and_alerts_merged_per_transaction_other_event_types_skipped() {
     let p = parse_fixture("eve.json");
     assert_eq!(p.format, Some("suricata-eve"));
     assert_eq!(p.diagnostics.len(), 0, "{:#?}", p.diagnostics);
-    // 14 lines: stats, flow, dns, tls, fileinfo, anomaly and an alert without http are read and
-    // skipped; two alerts merge into their transaction's http event.
-    assert_eq!((p.records, p.events.len()), (14, 5));
-    assert_eq!(event_positions(&p), [(3, 3), (5, 5), (9, 9), (10, 10), (12, 12)]);
+    // 14 lines: stats, dns, tls, fileinfo, anomaly and an alert without http are read and
+    // skipped; two alerts merge into their transaction's http event; the flow is a flow.
+    assert_eq!((p.records, p.events.len()), (14, 6));
+    assert_eq!(
+        event_positions(&p),
+        [(2, 2), (3, 3), (5, 5), (9, 9), (10, 10), (12, 12)]
+    );
     let r = requests(&p);
+    assert_eq!(r.len(), 5);
     assert!(r.iter().all(|r| r.sensor == HttpSensor::NetworkSensor));
+    let f = flow_support::flows(&p);
+    assert_eq!(
+        (f[0].client, f[0].server, f[0].server_port, f[0].packets, f[0].rejected),
+        (
+            "10.20.2.39".parse().unwrap(),
+            "10.20.4.7".parse().unwrap(),
+            Some(8080),
+            Some(11),
+            false
+        )
+    );
 
     // SSRF through the web application, and the alert on it (line 4) as a non-blocking match.
-    assert_eq!(p.events[0].time.to_string(), "2026-09-14T22:28:51.120Z");
+    assert_eq!(p.events[1].time.to_string(), "2026-09-14T22:28:51.120Z");
     assert_eq!(
         r[0].target,
         "/api/v1/preview?url=http://169.254.169.254/latest/meta-data/"
@@ -229,6 +255,8 @@ fn sniffing_takes_eve_and_nothing_else() {
         "malformed/bad-line-between.json",
         "malformed/wrong-fields.json",
         "malformed/non-utf8.json",
+        "flows.json",
+        "malformed/flow-fields.json",
     ] {
         assert!(SuricataEve.sniff(&std::fs::read(fixture(name)).unwrap()), "{name}");
     }
@@ -244,6 +272,71 @@ fn sniffing_takes_eve_and_nothing_else() {
     for head in not_ours {
         assert!(!SuricataEve.sniff(head), "{}", String::from_utf8_lossy(head));
     }
+}
+
+#[test]
+fn flow_events_are_flows() {
+    let p = parse_fixture("flows.json");
+    assert_eq!(p.format, Some("suricata-eve"));
+    assert_eq!(p.diagnostics.len(), 0, "{:#?}", p.diagnostics);
+    // The dns event is read and skipped.
+    assert_eq!((p.records, p.events.len()), (7, 6));
+    assert_eq!(event_positions(&p), [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5), (7, 7)]);
+    let f = flow_support::flows(&p);
+    assert!(f.iter().all(|f| f.sensor == credtrail_event::FlowSensor::SuricataFlow));
+    // The flow's start is the event's time; its end is kept.
+    assert_eq!(p.events[0].time.to_string(), "2026-09-15T04:49:58.250Z");
+    assert_eq!(
+        f[0].end.map(|t| t.to_string()).as_deref(),
+        Some("2026-09-15T04:49:59.900Z")
+    );
+    assert_eq!(
+        (f[0].client_port, f[0].server_port, f[0].protocol.as_deref()),
+        (Some(51000), Some(443), Some("tcp"))
+    );
+    assert_eq!(
+        (f[0].bytes_to_server, f[0].bytes_to_client, f[0].packets),
+        (Some(2210), Some(9630), Some(26))
+    );
+    assert_eq!(
+        (f[0].state.as_deref(), f[0].observer.as_deref()),
+        (Some("closed"), Some("sensor-use1-a"))
+    );
+    let rejected: Vec<bool> = f.iter().map(|f| f.rejected).collect();
+    // Answered; SYNs never answered (state new, nothing to the client); refused with a RST;
+    // answered UDP; an ICMP echo with no reply (new, no count to the client); a bypassed flow
+    // without times (its `timestamp` is the time).
+    assert_eq!(rejected, [false, true, true, false, true, false]);
+    assert_eq!(f[4].protocol.as_deref(), Some("ipv6-icmp"));
+    assert_eq!(p.events[5].time.to_string(), "2026-09-15T04:50:06Z");
+    assert_eq!(f[5].end, None);
+    insta::assert_snapshot!("flows", digest(&p));
+}
+
+#[test]
+fn flow_events_missing_or_mistyping_what_a_flow_needs() {
+    let p = parse_fixture("malformed/flow-fields.json");
+    assert_eq!(p.format, Some("suricata-eve"));
+    assert!(accounted(&p));
+    assert_eq!(event_positions(&p), [(1, 1), (10, 10)]);
+    assert_eq!(
+        diagnostic_positions(&p),
+        [
+            // No `flow` object; bad and missing source address; port out of range; a count that
+            // is not one.
+            (2, Some(2), "missing_field"),
+            (3, Some(3), "missing_field"),
+            (4, Some(4), "missing_field"),
+            (5, Some(5), "missing_field"),
+            (6, Some(6), "missing_field"),
+            (7, Some(7), "bad_timestamp"),
+            // Neither flow.start nor timestamp.
+            (8, Some(8), "missing_field"),
+            // `flow` of the wrong type.
+            (9, Some(9), "missing_field"),
+        ]
+    );
+    insta::assert_snapshot!("malformed_flow_fields", digest(&p));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -546,15 +546,31 @@ fn every_fixture() -> Vec<(String, Option<&'static str>)> {
 /// The three web, proxy and network formats take their own fixtures and no other format's.
 #[test]
 fn sniffing_across_every_fixture() {
-    const OURS: [&str; 3] = ["web-access", "zeek-http", "suricata-eve"];
-    const NOTHING: [&str; 7] = [
+    const OURS: [&str; 6] = [
+        "web-access",
+        "zeek-http",
+        "zeek-conn",
+        "suricata-eve",
+        "vpc-flow-logs",
+        "auditd",
+    ];
+    const NOTHING: [&str; 9] = [
         "web-access/malformed/empty.log",
         "zeek-http/malformed/empty.log",
         "zeek-http/malformed/no-fields.log",
-        "zeek-http/conn.log",
-        "zeek-http/conn.json",
+        "zeek-conn/malformed/empty.log",
+        "zeek-conn/malformed/no-fields.log",
         "suricata-eve/malformed/empty.json",
+        "vpc-flow-logs/malformed/empty.log",
+        // A line of another shape among headerless ones: not recognisably a flow log.
+        "vpc-flow-logs/malformed/headerless-damaged.log",
         "cloudtrail/malformed/not-cloudtrail.txt",
+    ];
+    // Fixtures kept in one format's directory to prove it does not take them, and that another
+    // format does.
+    const ELSEWHERE: [(&str, &str); 2] = [
+        ("zeek-http/conn.log", "zeek-conn"),
+        ("zeek-http/conn.json", "zeek-conn"),
     ];
     let fixtures = every_fixture();
     assert!(fixtures.len() > 60);
@@ -562,6 +578,8 @@ fn sniffing_across_every_fixture() {
         let dir = rel.split('/').next().unwrap();
         if NOTHING.contains(&rel.as_str()) {
             assert_eq!(format, None, "{rel}");
+        } else if let Some((_, other)) = ELSEWHERE.iter().find(|(r, _)| *r == rel) {
+            assert_eq!(format, Some(*other), "{rel}");
         } else if OURS.contains(&dir) {
             assert_eq!(format, Some(dir), "{rel}");
         } else {

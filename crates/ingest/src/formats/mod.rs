@@ -13,7 +13,9 @@ mod kubernetes_audit;
 mod laurel;
 mod suricata_eve;
 mod sysmon_linux;
+mod vpc_flow;
 mod web_access;
+mod zeek_conn;
 mod zeek_http;
 
 use credtrail_event::{Event, Fact, FileId};
@@ -34,7 +36,9 @@ pub use kubernetes_audit::KubernetesAudit;
 pub use laurel::Laurel;
 pub use suricata_eve::SuricataEve;
 pub use sysmon_linux::SysmonLinux;
+pub use vpc_flow::VpcFlowLogs;
 pub use web_access::WebAccess;
+pub use zeek_conn::ZeekConn;
 pub use zeek_http::ZeekHttp;
 
 /// A log or inventory format.
@@ -58,8 +62,10 @@ pub static FORMATS: &[&dyn Format] = &[
     &AwsCloudFront,
     &KubernetesAudit,
     &ImdsPacketAnalyzer,
+    &VpcFlowLogs,
     &WebAccess,
     &ZeekHttp,
+    &ZeekConn,
     &SuricataEve,
     &SysmonLinux,
     &Auditd,

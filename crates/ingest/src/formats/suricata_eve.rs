@@ -19,10 +19,27 @@
 //! (`direction: "to_client"`) have their addresses swapped back so that `client` is the one that
 //! sent the request; Suricata 7's `flow.src_ip`/`flow.dest_ip` are preferred when present.
 //!
-//! Every other event type (`flow`, `dns`, `tls`, `fileinfo`, `stats`, `anomaly`, …) and alerts
-//! without an `http` object are valid records that credtrail does not need: they are counted as
-//! read and produce neither an event nor a diagnostic. A line that is not JSON, has no
-//! `event_type`, or is an `http` event without a readable `http` object, time or address is a
+//! It also reads the connection summaries:
+//!
+//! - `event_type: "flow"`: one flow, logged when it ends or times out, as a
+//!   [`NetFlow`] (sensor `suricata-flow`): `src_ip`/`src_port` the client, `dest_ip`/`dest_port`
+//!   the server, `proto`, `flow.bytes_toserver`, `flow.bytes_toclient`, `flow.pkts_toserver` +
+//!   `flow.pkts_toclient`, `flow.state`; the event's time is `flow.start` (the record's
+//!   `timestamp` when there is none) and `flow.end` its end. The EVE documentation
+//!   (<https://docs.suricata.io/en/latest/output/eve/eve-json-format.html>, "Event type: Flow")
+//!   defines `state` as one of `new`, `established`, `closed`, `bypassed` and `reason` (what
+//!   ended the flow) as `timeout`, `forced` or `shutdown`; `pkts_toclient` counts the packets the
+//!   server sent. A flow is `rejected` (refused or never answered) when the server sent nothing
+//!   (`pkts_toclient` 0, or state `new`, which Suricata keeps until it has seen both directions,
+//!   with no count to the client), when TCP never got past the client's SYN (`tcp.state`
+//!   `syn_sent`), or when the server's only answer was a reset (`tcp.tcp_flags_tc` with RST and
+//!   without SYN, where the client did send a SYN: Zeek's `REJ`). `reason` itself says why
+//!   Suricata stopped tracking the flow, not whether anyone answered, so it does not decide.
+//!
+//! Every other event type (`dns`, `tls`, `fileinfo`, `stats`, `anomaly`, …) and alerts without
+//! an `http` object are valid records that credtrail does not need: they are counted as read and
+//! produce neither an event nor a diagnostic. A line that is not JSON, has no `event_type`, or is
+//! an `http` or `flow` event without a readable `http`/`flow` object, time or address is a
 //! diagnostic. `timestamp` is ISO 8601 with Suricata's colon-less offset
 //! (`2024-01-15T10:30:00.123456+0000`); a zone-less one is taken as UTC. The top-level `host`
 //! (the configured sensor name) becomes `observer`.
@@ -30,7 +47,9 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use credtrail_event::{Body, Event, FileId, HttpRequest, HttpSensor, Origin, Timestamp, WafDecision, WafRuleMatch};
+use credtrail_event::{
+    Body, Event, FileId, FlowSensor, HttpRequest, HttpSensor, NetFlow, Origin, Timestamp, WafDecision, WafRuleMatch,
+};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
@@ -51,7 +70,7 @@ impl Format for SuricataEve {
     }
 
     fn description(&self) -> &'static str {
-        "Suricata eve.json: http events and alerts carrying an http object (merged per transaction); other event types are counted as read and skipped"
+        "Suricata eve.json: http events and alerts carrying an http object (merged per transaction), flow events as flows; other event types are counted as read and skipped"
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
@@ -82,8 +101,13 @@ impl Format for SuricataEve {
             out.records += 1;
             let origin = Origin { file, line, index };
             match record(raw) {
-                Ok(None) => {}
-                Ok(Some(tx)) => {
+                Ok(Read::Skipped) => {}
+                Ok(Read::Flow(time, flow)) => out.events.push(Event {
+                    time,
+                    origin,
+                    body: Body::NetFlow(flow),
+                }),
+                Ok(Read::Http(tx)) => {
                     let existing = tx.key.and_then(|k| transactions.get(&k).copied());
                     match existing.and_then(|i| out.events.get_mut(i)) {
                         Some(Event {
@@ -232,11 +256,25 @@ fn json_failure(raw: &[u8], e: &sonic_rs::Error) -> Failure {
     }
 }
 
-/// A line → its HTTP transaction, `None` for the event types credtrail does not read.
-fn record(raw: &[u8]) -> Result<Option<Transaction>, Failure> {
+/// What one line yields. HTTP transactions are the common case and are moved into their event
+/// as they are: boxing them would cost an allocation per line for nothing.
+#[allow(clippy::large_enum_variant)]
+enum Read {
+    Http(Transaction),
+    Flow(Timestamp, Box<NetFlow>),
+    /// An event type credtrail does not read.
+    Skipped,
+}
+
+/// A line → its HTTP transaction or flow.
+fn record(raw: &[u8]) -> Result<Read, Failure> {
     let envelope: Envelope = sonic_rs::from_slice(raw).map_err(|e| json_failure(raw, &e))?;
     let wanted = match envelope.event_type.as_deref() {
         None => return Err(malformed("record has no event_type")),
+        Some("flow") => {
+            let (time, flow) = flow_record(raw)?;
+            return Ok(Read::Flow(time, Box::new(flow)));
+        }
         Some("http") => {
             if envelope.http.is_none() {
                 return Err(malformed("http event without an `http` object"));
@@ -247,7 +285,7 @@ fn record(raw: &[u8]) -> Result<Option<Transaction>, Failure> {
         Some(_) => false,
     };
     if !wanted {
-        return Ok(None);
+        return Ok(Read::Skipped);
     }
     let rec: RawRecord = sonic_rs::from_slice(raw).map_err(|e| json_failure(raw, &e))?;
     let time_text = rec
@@ -314,12 +352,123 @@ fn record(raw: &[u8]) -> Result<Option<Transaction>, Failure> {
         _ => None,
     };
     let complete = envelope.event_type.as_deref() == Some("http");
-    Ok(Some(Transaction {
+    Ok(Read::Http(Transaction {
         time,
         key,
         request,
         complete,
     }))
+}
+
+#[derive(Deserialize)]
+struct RawFlowStats {
+    pkts_toserver: Option<Number>,
+    pkts_toclient: Option<Number>,
+    bytes_toserver: Option<Number>,
+    bytes_toclient: Option<Number>,
+    start: Option<String>,
+    end: Option<String>,
+    state: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawTcp {
+    /// Flags seen from the client and from the server, as hex (`"1b"`).
+    tcp_flags_ts: Option<String>,
+    tcp_flags_tc: Option<String>,
+    state: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawFlowRecord {
+    timestamp: Option<String>,
+    src_ip: Option<String>,
+    src_port: Option<Number>,
+    dest_ip: Option<String>,
+    dest_port: Option<Number>,
+    proto: Option<String>,
+    host: Option<String>,
+    flow: Option<RawFlowStats>,
+    tcp: Option<RawTcp>,
+}
+
+fn count(value: Option<Number>, field: &str) -> Result<Option<u64>, Failure> {
+    match value {
+        None => Ok(None),
+        Some(Number(Some(n), _)) => Ok(Some(n)),
+        Some(Number(None, text)) => Err(malformed(format!("{field} {text:?} is not a count"))),
+    }
+}
+
+fn flow_port(value: Option<Number>, field: &str) -> Result<Option<u16>, Failure> {
+    match value {
+        None => Ok(None),
+        Some(Number(Some(n), _)) if n <= u64::from(u16::MAX) => Ok(Some(n as u16)),
+        Some(Number(_, text)) => Err(malformed(format!("{field} {text:?} is not a port number"))),
+    }
+}
+
+/// TCP flags as Suricata writes them: hex without a prefix.
+fn tcp_flags(hex: Option<&str>) -> Option<u8> {
+    u8::from_str_radix(hex?, 16).ok()
+}
+
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+
+/// An `event_type: "flow"` line → its flow.
+fn flow_record(raw: &[u8]) -> Result<(Timestamp, NetFlow), Failure> {
+    let rec: RawFlowRecord = sonic_rs::from_slice(raw).map_err(|e| json_failure(raw, &e))?;
+    let stats = rec
+        .flow
+        .ok_or_else(|| malformed("flow event without a `flow` object"))?;
+    let read_time = |text: &str, field: &str| {
+        parse_time(text).ok_or_else(|| (Reason::BadTimestamp, format!("cannot read {field} {text:?}")))
+    };
+    let time = match (stats.start.as_deref(), rec.timestamp.as_deref()) {
+        (Some(start), _) => read_time(start, "flow.start")?,
+        (None, Some(timestamp)) => read_time(timestamp, "time")?,
+        (None, None) => return Err(malformed("record has no timestamp")),
+    };
+    let end = stats.end.as_deref().map(|e| read_time(e, "flow.end")).transpose()?;
+    let client = ip(rec.src_ip, "src_ip")?.ok_or_else(|| malformed("flow event has no src_ip"))?;
+    let server = ip(rec.dest_ip, "dest_ip")?.ok_or_else(|| malformed("flow event has no dest_ip"))?;
+    let to_server = count(stats.pkts_toserver, "flow.pkts_toserver")?;
+    let to_client = count(stats.pkts_toclient, "flow.pkts_toclient")?;
+    let packets = match (to_server, to_client) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+    };
+    let state = stats.state.filter(|s| !s.is_empty());
+    let tcp = rec.tcp.as_ref();
+    let unanswered = to_client == Some(0) || (state.as_deref() == Some("new") && to_client.is_none());
+    let syn_only = tcp.and_then(|t| t.state.as_deref()) == Some("syn_sent");
+    let reset_instead_of_syn_ack = tcp.is_some_and(|t| {
+        let client_flags = tcp_flags(t.tcp_flags_ts.as_deref());
+        let server_flags = tcp_flags(t.tcp_flags_tc.as_deref());
+        client_flags.is_some_and(|f| f & SYN != 0) && server_flags.is_some_and(|f| f & RST != 0 && f & SYN == 0)
+    });
+    let flow = NetFlow {
+        sensor: FlowSensor::SuricataFlow,
+        observer: rec.host.filter(|h| !h.is_empty()),
+        client,
+        client_port: flow_port(rec.src_port, "src_port")?,
+        server,
+        server_port: flow_port(rec.dest_port, "dest_port")?,
+        protocol: rec.proto.filter(|p| !p.is_empty()).map(|p| p.to_ascii_lowercase()),
+        bytes_to_server: count(stats.bytes_toserver, "flow.bytes_toserver")?,
+        bytes_to_client: count(stats.bytes_toclient, "flow.bytes_toclient")?,
+        packets,
+        state,
+        rejected: unanswered || syn_only || reset_instead_of_syn_ack,
+        end,
+        account: None,
+        interface: None,
+        instance: None,
+        packet_client: None,
+        packet_server: None,
+    };
+    Ok((time, flow))
 }
 
 fn ip(value: Option<String>, field: &str) -> Result<Option<IpAddr>, Failure> {

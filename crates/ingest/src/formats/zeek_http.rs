@@ -112,11 +112,11 @@ impl Format for ZeekHttp {
     }
 }
 
-type Failure = (Reason, String);
+pub(super) type Failure = (Reason, String);
 /// A record's time and request; `None` for a record of another Zeek log.
 type Parsed = Option<(Timestamp, HttpRequest)>;
 
-fn malformed(detail: impl Into<String>) -> Failure {
+pub(super) fn malformed(detail: impl Into<String>) -> Failure {
     (Reason::MissingField, detail.into())
 }
 
@@ -173,12 +173,14 @@ impl Columns {
 
 /// The current header block.
 #[derive(Debug)]
-struct Header {
-    separator: Vec<u8>,
+pub(super) struct Header {
+    pub(super) separator: Vec<u8>,
     set_separator: Vec<u8>,
     empty: Vec<u8>,
-    unset: Vec<u8>,
-    path: Option<Vec<u8>>,
+    pub(super) unset: Vec<u8>,
+    pub(super) path: Option<Vec<u8>>,
+    /// The field names of `#fields`, for the other Zeek logs read from the same encoding.
+    pub(super) names: Option<Vec<String>>,
     columns: Option<Columns>,
 }
 
@@ -190,6 +192,7 @@ impl Default for Header {
             empty: b"(empty)".to_vec(),
             unset: b"-".to_vec(),
             path: None,
+            names: None,
             columns: None,
         }
     }
@@ -197,7 +200,7 @@ impl Default for Header {
 
 impl Header {
     /// Reads one `#` line. `#separator` starts a new block.
-    fn read(&mut self, line: &[u8]) {
+    pub(super) fn read(&mut self, line: &[u8]) {
         if let Some(value) = line.strip_prefix(b"#separator ") {
             *self = Header::default();
             let sep = unescape_bytes(value);
@@ -222,6 +225,7 @@ impl Header {
                     .map(|n| std::str::from_utf8(n).unwrap_or(""))
                     .collect();
                 self.columns = Some(Columns::new(&names));
+                self.names = Some(names.iter().map(|n| n.to_string()).collect());
             }
             // `#open`, `#close`, `#types` and anything newer: nothing to read.
             _ => {}
@@ -238,7 +242,7 @@ impl Header {
 }
 
 /// Splits on a multi-byte separator.
-fn split<'a>(line: &'a [u8], sep: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
+pub(super) fn split<'a>(line: &'a [u8], sep: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
     let mut rest = Some(line);
     std::iter::from_fn(move || {
         let r = rest?;
@@ -293,7 +297,7 @@ fn hex(b: &u8) -> Option<u8> {
 
 /// One TSV field's text: `None` when unset; unescaped; kept as logged when unescaping yields
 /// bytes that are not UTF-8.
-fn text(header: &Header, raw: &[u8]) -> Option<String> {
+pub(super) fn text(header: &Header, raw: &[u8]) -> Option<String> {
     if raw == header.unset.as_slice() {
         return None;
     }
@@ -377,7 +381,7 @@ fn finish(request: &mut HttpRequest, referrer: Option<String>, origin: Option<St
     }
 }
 
-fn ip(value: Option<String>, field: &str) -> Result<Option<IpAddr>, Failure> {
+pub(super) fn ip(value: Option<String>, field: &str) -> Result<Option<IpAddr>, Failure> {
     value
         .filter(|v| !v.is_empty())
         .map(|v| {
@@ -387,7 +391,7 @@ fn ip(value: Option<String>, field: &str) -> Result<Option<IpAddr>, Failure> {
         .transpose()
 }
 
-fn number<T: std::str::FromStr>(value: Option<String>, field: &str) -> Result<Option<T>, Failure> {
+pub(super) fn number<T: std::str::FromStr>(value: Option<String>, field: &str) -> Result<Option<T>, Failure> {
     value
         .filter(|v| !v.is_empty())
         .map(|v| {
@@ -398,7 +402,7 @@ fn number<T: std::str::FromStr>(value: Option<String>, field: &str) -> Result<Op
 }
 
 /// Epoch seconds with an optional fraction (`1789344411.745940`) → milliseconds, truncated.
-fn parse_epoch(text: &str) -> Option<Timestamp> {
+pub(super) fn parse_epoch(text: &str) -> Option<Timestamp> {
     let (int, frac) = text.split_once('.').unwrap_or((text, ""));
     let (negative, int) = match int.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -426,7 +430,7 @@ fn parse_epoch(text: &str) -> Option<Timestamp> {
 
 /// A number or a text, as JSON writers disagree on which a field is.
 #[derive(Debug)]
-enum Scalar {
+pub(super) enum Scalar {
     Int(i128),
     Float(f64),
     Text(String),
@@ -461,7 +465,7 @@ impl<'de> Deserialize<'de> for Scalar {
 }
 
 impl Scalar {
-    fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         match self {
             Scalar::Int(n) => n.to_string(),
             Scalar::Float(f) => f.to_string(),
@@ -584,7 +588,7 @@ fn json_record(raw: &[u8]) -> Result<Parsed, Failure> {
 /// would be past the year 5000.
 const MILLIS_FROM: f64 = 1e11;
 
-fn json_time(ts: &Scalar) -> Option<Timestamp> {
+pub(super) fn json_time(ts: &Scalar) -> Option<Timestamp> {
     match ts {
         Scalar::Int(n) if (*n as f64) >= MILLIS_FROM => i64::try_from(*n).ok().map(Timestamp::from_millis),
         Scalar::Int(n) => i64::try_from(*n).ok()?.checked_mul(1000).map(Timestamp::from_millis),
