@@ -378,8 +378,33 @@ fn basename(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
+/// The program's name: the executable's file name, or, when the sensor logs no path
+/// (imds-packet-analyzer, Kubernetes audit), the first argument's, without the dash of a login
+/// shell (`-bash`), or the task name.
 fn exe_name(p: &Process) -> &str {
-    p.exe.as_deref().map(basename).unwrap_or("")
+    if let Some(exe) = p.exe.as_deref() {
+        return basename(exe);
+    }
+    let first = p
+        .argv0
+        .as_deref()
+        .or_else(|| p.command_line.as_deref().and_then(|c| c.split(' ').next()))
+        .map(|a| basename(a.trim_start_matches('-')))
+        .filter(|a| !a.is_empty() && !a.contains(':'));
+    first.or(p.comm.as_deref()).unwrap_or("")
+}
+
+/// A login shell (`-bash`), or sshd's process for a session on a terminal (`sshd: user@pts/0`).
+fn is_login_session(p: &Process) -> bool {
+    let first = p
+        .argv0
+        .as_deref()
+        .or_else(|| p.command_line.as_deref().and_then(|c| c.split(' ').next()))
+        .unwrap_or("");
+    (first.starts_with('-') && SHELLS.contains(&first.trim_start_matches('-')))
+        || p.command_line
+            .as_deref()
+            .is_some_and(|c| c.starts_with("sshd: ") && c.contains("@pts/"))
 }
 
 const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ash", "ksh", "mksh", "fish", "busybox"];
@@ -421,6 +446,23 @@ pub fn is_interactive_shell_command(command_line: &str) -> bool {
         }
     }
     false
+}
+
+/// Service managers and schedulers: a shell they start is a unit's or a job's script.
+const SCHEDULERS: &[&str] = &[
+    "systemd",
+    "init",
+    "crond",
+    "cron",
+    "atd",
+    "anacron",
+    "supervisord",
+    "runsv",
+    "s6-supervise",
+];
+
+fn is_shell_name(name: &str) -> bool {
+    SHELLS.contains(&name)
 }
 
 fn is_shell(p: &Process) -> bool {
@@ -580,9 +622,11 @@ pub fn judge(p: &Process, own: Option<&Ancestor>, ancestors: &[Ancestor], allow:
     // sshd also runs helpers before anyone logs in (AuthorizedKeysCommand): those have no login
     // uid and no terminal, and are not a session. Session Manager shells are always one.
     let interactive_session = p.tty.is_some()
+        || is_login_session(p)
         || ancestors.iter().any(|a| {
             let name = exe_name(&a.process);
             name == "ssm-session-worker"
+                || is_login_session(&a.process)
                 || (SESSION_STARTERS.contains(&name) && (p.login_uid.is_some() || a.process.tty.is_some()))
                 || (is_shell(&a.process)
                     && a.process
@@ -590,8 +634,23 @@ pub fn judge(p: &Process, own: Option<&Ancestor>, ancestors: &[Ancestor], allow:
                         .as_deref()
                         .is_some_and(is_interactive_shell_command))
         });
-    let via_shell = ancestors.iter().any(|a| is_shell(&a.process)) || is_shell(p);
-    let service_shell = via_shell && p.login_uid.is_none() && !interactive_session;
+    // A shell whose parent is a service (a web application, an agent), not the service manager,
+    // a scheduler or a login: the shape of a webshell or an injected command. A systemd unit's
+    // own shell script, or a cron job's `sh -c`, is not one.
+    let service_shell = {
+        let chain: Vec<&Process> = std::iter::once(p).chain(ancestors.iter().map(|a| &a.process)).collect();
+        chain.iter().enumerate().any(|(i, shell)| {
+            if !is_shell(shell) {
+                return false;
+            }
+            let parent_pid = shell.ppid;
+            let parent_name = chain.get(i + 1).map(|parent| exe_name(parent));
+            parent_pid.is_some_and(|pid| pid > 1)
+                && !parent_name
+                    .is_some_and(|n| SCHEDULERS.contains(&n) || SESSION_STARTERS.contains(&n) || is_shell_name(n))
+        })
+    } && p.login_uid.is_none()
+        && !interactive_session;
     let run_command = ancestors
         .iter()
         .any(|a| exe_name(&a.process).starts_with("ssm-document-worker") || exe_name(&a.process) == "ssm-agent-worker");
@@ -655,6 +714,12 @@ pub fn judge(p: &Process, own: Option<&Ancestor>, ancestors: &[Ancestor], allow:
     };
     if let Some(why) = &container {
         reasons.push(format!("in a container: {why}"));
+    }
+    if p.exe.is_none() {
+        reasons.push(
+            "the sensor logs no executable path, so the allow-list (which matches paths, not names a process can choose) cannot vouch for it"
+                .into(),
+        );
     }
     Verdict {
         judgement,
@@ -783,6 +848,48 @@ mod tests {
         assert!(is_interactive_shell_command("/bin/sh -il"));
         assert!(!is_interactive_shell_command("bash --init-file x"));
         assert!(!is_interactive_shell_command("bash script.sh -i"));
+    }
+
+    #[test]
+    fn without_an_executable_path_lineage_is_judged_by_argv_and_sessions_by_their_shape() {
+        let allow = shipped_allow_list();
+        let curl = Process {
+            pid: Some(1016),
+            ppid: Some(1015),
+            comm: Some("curl".into()),
+            command_line: Some("curl http://169.254.169.254/latest/meta-data/".into()),
+            ..Default::default()
+        };
+        let shell = Process {
+            pid: Some(1015),
+            command_line: Some("-zsh".into()),
+            ..Default::default()
+        };
+        let sshd = Process {
+            pid: Some(1010),
+            command_line: Some("sshd: ec2-user@pts/0".into()),
+            ..Default::default()
+        };
+        let at = |process| Ancestor {
+            time: Timestamp::default(),
+            origin: ORIGIN_MIN,
+            process,
+        };
+        let unit = Process {
+            pid: Some(3290),
+            ppid: Some(1),
+            command_line: Some("/bin/bash /opt/scripts/rotate.sh".into()),
+            ..Default::default()
+        };
+        let v = judge(&curl, None, &[at(unit)], &allow);
+        assert_eq!(
+            v.judgement,
+            Judgement::NetworkTool,
+            "a systemd unit's script is no webshell: {v:?}"
+        );
+        let v = judge(&curl, None, &[at(shell), at(sshd)], &allow);
+        assert_eq!(v.judgement, Judgement::Interactive, "{v:?}");
+        assert_eq!(judge(&curl, None, &[], &allow).judgement, Judgement::NetworkTool);
     }
 
     #[test]
