@@ -215,7 +215,11 @@ impl Detector for ImdsCredentialReadUnexpectedProcess {
                 last_seen,
                 title: format!(
                     "{} on {} reached the metadata service",
-                    process.exe.as_deref().or(process.comm.as_deref()).unwrap_or("a process"),
+                    process
+                        .exe
+                        .as_deref()
+                        .or(process.comm.as_deref())
+                        .unwrap_or("a process"),
                     if host.is_empty() { "an unknown host" } else { &host }
                 ),
                 entities: host_entities(&host, &process, None),

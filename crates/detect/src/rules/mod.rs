@@ -42,10 +42,14 @@ pub(crate) fn host_entities(host: &str, process: &credtrail_event::Process, cont
         cloud: instance.as_ref().map(|_| "aws".to_string()),
         instance,
         host: (!host.is_empty()).then(|| host.to_string()),
-        process: process.exe.as_ref().or(process.comm.as_ref()).map(|exe| match process.pid {
-            Some(pid) => format!("{exe} (pid {pid})"),
-            None => exe.clone(),
-        }),
+        process: process
+            .exe
+            .as_ref()
+            .or(process.comm.as_ref())
+            .map(|exe| match process.pid {
+                Some(pid) => format!("{exe} (pid {pid})"),
+                None => exe.clone(),
+            }),
         container: container.or_else(|| process.container.clone()),
         user,
         ..Default::default()
