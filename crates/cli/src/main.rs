@@ -34,9 +34,10 @@ enum Command {
     Scan(Box<ScanArgs>),
     /// List every rule with its default severity.
     Rules,
-    /// Explain a rule: what it detects, why it matters, data required, false positives, example.
+    /// Explain a rule (what it detects, why it matters, data required, false positives,
+    /// example) or an input format (what it can and cannot show).
     Explain {
-        /// Rule id, as `credtrail rules` lists them.
+        /// Rule id, as `credtrail rules` lists them, or format name, as `credtrail formats` does.
         rule: String,
     },
     /// List the input formats credtrail recognises.
@@ -122,8 +123,15 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Explain { rule } => {
             let Some(meta) = credtrail_detect::rule(&rule) else {
+                if let Some(format) = credtrail_ingest::formats::find_format(&rule) {
+                    writeln!(stdout, "{}\n\n{}", format.name(), format.explain())?;
+                    return Ok(0);
+                }
                 let known: Vec<&str> = DETECTORS.iter().map(|d| d.meta().id).collect();
-                bail!("unknown rule {rule:?}; known rules: {}", known.join(", "));
+                bail!(
+                    "unknown rule or format {rule:?}; known rules: {} (formats: `credtrail formats`)",
+                    known.join(", ")
+                );
             };
             writeln!(stdout, "{}", meta.explain.trim_end())?;
             writeln!(

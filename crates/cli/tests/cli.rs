@@ -580,6 +580,34 @@ fn rules_lists_every_public_rule_id() {
 }
 
 #[test]
+fn explain_of_vpc_flow_logs_says_plainly_they_cannot_show_metadata_access() {
+    let cwd = tmp();
+    let out = credtrail(&cwd)
+        .args(["explain", "vpc-flow-logs"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("CANNOT show metadata access"), "{text}");
+    assert!(text.contains("169.254.169.254"), "{text}");
+    // Every format explains itself, and an unknown name is a usage error naming both lists.
+    for line in String::from_utf8(credtrail(&cwd).arg("formats").output().unwrap().stdout)
+        .unwrap()
+        .lines()
+    {
+        let name = line.split_whitespace().next().unwrap();
+        credtrail(&cwd).args(["explain", name]).assert().code(0);
+    }
+    credtrail(&cwd)
+        .args(["explain", "no-such-thing"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("unknown rule or format"));
+}
+
+#[test]
 fn explain_prints_the_five_headings() {
     let cwd = tmp();
     let out = credtrail(&cwd)

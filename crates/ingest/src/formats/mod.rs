@@ -47,6 +47,11 @@ pub trait Format: Sync {
     fn name(&self) -> &'static str;
     /// One line for `credtrail formats`.
     fn description(&self) -> &'static str;
+    /// What `credtrail explain FORMAT` prints: the description, and what the source can and
+    /// cannot show when that needs saying.
+    fn explain(&self) -> &'static str {
+        self.description()
+    }
     /// Whether the start of a (decompressed) file looks like this format. Decided by content,
     /// never by file name.
     fn sniff(&self, head: &[u8]) -> bool;

@@ -127,6 +127,20 @@ impl Format for VpcFlowLogs {
         "Amazon VPC Flow Logs v2-v5: fields read by the header line (default or custom format), headerless CloudWatch exports in the default order; NODATA/SKIPDATA counted; never shows metadata-service traffic"
     }
 
+    fn explain(&self) -> &'static str {
+        "Amazon VPC Flow Logs, versions 2 to 5, fields read by the header line.\n\n\
+         VPC Flow Logs CANNOT show metadata access. Traffic to 169.254.169.254 (and fd00:ec2::254, \
+         169.254.170.2, 169.254.170.23) is answered by the Nitro hypervisor under the instance and \
+         never reaches the network interface a flow log watches; AWS lists it among the traffic \
+         that is not logged (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-limitations.html). \
+         No rule reads metadata access from them, and their absence proves nothing.\n\n\
+         What they are for: NAT attribution (which instance behind a NAT gateway a connection came \
+         from: v3+ pkt-srcaddr/pkt-dstaddr) and egress (where an instance sent data, how much, \
+         accepted or rejected). For who read the metadata service, use host telemetry (auditd, \
+         laurel, Sysmon for Linux, Falco, imds-packet-analyzer) or a network sensor on the \
+         instance (Zeek, Suricata)."
+    }
+
     fn sniff(&self, head: &[u8]) -> bool {
         let mut sample = lines(head).filter(|(_, l)| !is_blank(l)).peekable();
         let Some((_, first)) = sample.next() else {
