@@ -126,6 +126,7 @@ pub(crate) fn container_process_alert(judged: JudgedAccess) -> Option<Alert> {
         verdict,
         ancestor_commands,
         request_reasons,
+        grade: _,
         connections,
         evidence,
         first_seen,

@@ -2,7 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use credtrail_event::{Body, Event, Origin, Process, Timestamp};
+use credtrail_event::metadata::canonical_target;
+use credtrail_event::{Body, Event, MetadataGrade, Origin, Process, Timestamp};
 
 use crate::alert::{Alert, Severity};
 use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
@@ -76,6 +77,16 @@ pub(crate) fn observe_host(state: &mut State, event: &Event) {
             let key = (host, p.pid, p.exe.clone(), p.comm.clone());
             let entry = state.accesses.entry(key).or_default();
             entry.evidence.push(event.time, event.origin);
+            if let Some(http) = connect.http.as_ref().filter(|_| entry.requests.len() < 16) {
+                let request = format!(
+                    "{} {}",
+                    http.method.as_deref().unwrap_or("?"),
+                    http.path.as_deref().unwrap_or("?")
+                );
+                entry
+                    .requests
+                    .insert((http.imds_version, request.chars().take(200).collect()));
+            }
             if entry
                 .first
                 .as_ref()
@@ -98,6 +109,8 @@ pub(crate) struct JudgedAccess {
     pub ancestor_commands: Vec<String>,
     /// What the decoded requests asked for, as reasons (empty when no sensor decoded them).
     pub request_reasons: Vec<String>,
+    /// The most a decoded request asked for (`None` when no sensor decoded one).
+    pub grade: Option<MetadataGrade>,
     pub connections: u64,
     pub evidence: Evidence,
     pub first_seen: Timestamp,
@@ -129,6 +142,14 @@ pub(crate) fn judge_accesses(state: State, knowledge: &Knowledge) -> Vec<JudgedA
                 _ => request.clone(),
             })
             .collect();
+        let grade = accesses
+            .requests
+            .iter()
+            .filter_map(|(_, request)| {
+                let path = request.split(' ').nth(1)?;
+                canonical_target(path, Some(endpoint)).map(|t| t.grade)
+            })
+            .max();
         let connections = accesses.evidence.total();
         let mut evidence = accesses.evidence;
         if let Some(start) = own {
@@ -142,6 +163,7 @@ pub(crate) fn judge_accesses(state: State, knowledge: &Knowledge) -> Vec<JudgedA
             verdict,
             ancestor_commands,
             request_reasons,
+            grade,
             connections,
             evidence,
             first_seen,
@@ -179,13 +201,14 @@ impl Detector for ImdsCredentialReadUnexpectedProcess {
                 endpoint,
                 verdict,
                 request_reasons,
+                grade,
                 connections,
                 evidence,
                 first_seen,
                 last_seen,
                 ..
             } = judged;
-            let severity = match verdict.judgement {
+            let judged_severity = match verdict.judgement {
                 Judgement::Allowed(_) => continue,
                 Judgement::WebProcess
                 | Judgement::ProxyProcess
@@ -195,13 +218,27 @@ impl Detector for ImdsCredentialReadUnexpectedProcess {
                 Judgement::RunCommand | Judgement::NetworkTool => Severity::Medium,
                 Judgement::Unlisted => Severity::Low,
             };
+            // What was asked for, when a sensor decoded the requests: instance facts only lower
+            // the finding a step, credentials or a token raise an unlisted process to medium.
+            let (severity, grade_reason) = match grade {
+                Some(MetadataGrade::Recon) if judged_severity > Severity::Low => (
+                    lower(judged_severity),
+                    Some("only instance facts were asked for (recon), no credentials or token: one step lower"),
+                ),
+                Some(MetadataGrade::Credential | MetadataGrade::Token) if judged_severity == Severity::Low => (
+                    Severity::Medium,
+                    Some("credentials or a session token were asked for: raised to medium"),
+                ),
+                _ => (judged_severity, None),
+            };
             let mut reasons = vec![format!(
                 "{connections} connection(s) to the metadata service at {endpoint} from {}",
                 process.exe.as_deref().unwrap_or("an unknown executable"),
             )];
             reasons.extend(verdict.reasons);
             reasons.extend(request_reasons);
-            if verdict.judgement == Judgement::Unlisted {
+            reasons.extend(grade_reason.map(str::to_string));
+            if verdict.judgement == Judgement::Unlisted && severity == Severity::Low {
                 reasons.push(
                     "low: a service or scheduled job may read its role by design; add it to the allow-list with a reason if so"
                         .into(),
@@ -230,5 +267,89 @@ impl Detector for ImdsCredentialReadUnexpectedProcess {
         }
         all.extend(crate::rules::fold_low_by_program(found));
         all.extend(crate::rules::fold_low_by_program(in_containers));
+    }
+}
+
+fn lower(severity: Severity) -> Severity {
+    match severity {
+        Severity::Critical => Severity::High,
+        Severity::High => Severity::Medium,
+        Severity::Medium | Severity::Low => Severity::Low,
+        Severity::Info => Severity::Info,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credtrail_event::{ConnectHttp, FileId, HostSensor, ProcessConnect};
+
+    fn call(n: u64, exe: &str, path: &str) -> Event {
+        Event {
+            time: Timestamp::from_millis(1_789_300_000_000 + n as i64 * 1000),
+            origin: Origin {
+                file: FileId(0),
+                line: n,
+                index: n,
+            },
+            body: Body::ProcessConnect(Box::new(ProcessConnect {
+                sensor: HostSensor::ImdsPacketAnalyzer,
+                host: Some("i-0a1b2c3d4e5f60718".into()),
+                process: Process {
+                    pid: Some(4000 + n as u32),
+                    ppid: Some(1),
+                    exe: Some(exe.into()),
+                    ..Default::default()
+                },
+                destination: "169.254.169.254".parse().expect("address"),
+                port: Some(80),
+                failed: false,
+                result: None,
+                http: Some(ConnectHttp {
+                    method: Some("GET".into()),
+                    path: Some(path.into()),
+                    imds_version: Some(1),
+                }),
+            })),
+        }
+    }
+
+    fn severity_of(event: Event) -> Severity {
+        let mut state = State::default();
+        ImdsCredentialReadUnexpectedProcess.observe(&mut state, &event);
+        let mut out = Vec::new();
+        ImdsCredentialReadUnexpectedProcess.finish(state, &Knowledge::default(), &mut out);
+        assert_eq!(out.len(), 1, "{out:#?}");
+        out[0].severity
+    }
+
+    #[test]
+    fn what_was_asked_for_moves_the_finding() {
+        // curl is a network tool (medium): asking only for the local address lowers it.
+        assert_eq!(
+            severity_of(call(1, "/usr/bin/curl", "/latest/meta-data/local-ipv4")),
+            Severity::Low
+        );
+        assert_eq!(
+            severity_of(call(
+                2,
+                "/usr/bin/curl",
+                "/latest/meta-data/iam/security-credentials/web"
+            )),
+            Severity::Medium
+        );
+        // An unlisted service (low) asking for the role's credentials is raised.
+        assert_eq!(
+            severity_of(call(
+                3,
+                "/opt/billing/bin/billing",
+                "/latest/meta-data/iam/security-credentials/web"
+            )),
+            Severity::Medium
+        );
+        assert_eq!(
+            severity_of(call(4, "/opt/billing/bin/billing", "/latest/meta-data/instance-id")),
+            Severity::Low
+        );
     }
 }
