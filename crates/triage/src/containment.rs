@@ -1,0 +1,102 @@
+//! The containment plan, in order, with commands that name the incident's real ids and what
+//! each step breaks (runbook "Containment and Further Analysis"; ATT&CK M1054 mitigations).
+
+use std::collections::BTreeSet;
+
+use credtrail_detect::Alert;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub action: String,
+    /// A ready-to-run command (AWS CLI), when one exists.
+    pub command: Option<String>,
+    /// What the step breaks, so that nobody is surprised.
+    pub breaks: String,
+}
+
+/// Quotes a log-derived value for a POSIX shell, so that a hostile role name cannot run code
+/// when the analyst pastes the command.
+fn sh(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+pub fn plan(group: &[&Alert]) -> Vec<Step> {
+    let set = |f: &dyn Fn(&Alert) -> Option<&str>| -> BTreeSet<String> {
+        group.iter().filter_map(|a| f(a)).map(str::to_string).collect()
+    };
+    let roles = set(&|a| a.entities.role.as_deref());
+    let instances = set(&|a| a.entities.instance.as_deref().filter(|i| i.starts_with("i-")));
+    let outside: BTreeSet<String> = set(&|a| a.entities.source_ip.as_deref())
+        .into_iter()
+        .filter(|ip| {
+            ip.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| !credtrail_event::ip_ranges::is_non_routable(ip) && !ip.is_loopback())
+        })
+        .collect();
+    // Every token issued before the attacker's last sign is suspect (a stolen credential was
+    // issued before it was stolen); the workload simply fetches a new one. Running the command
+    // later with the current time instead is what AWS's "revoke active sessions" does.
+    let last = group.iter().map(|a| a.last_seen).max().unwrap_or_default();
+    let credential_used = group.iter().any(|a| a.rule == "instance-credential-exfiltration");
+    let mut steps = Vec::new();
+    if credential_used {
+        for role in &roles {
+            steps.push(Step {
+                action: format!(
+                    "Revoke every session of role {role} issued before {last} (the last evidence): stolen temporary credentials stay valid until they expire"
+                ),
+                command: Some(format!(
+                    "aws iam put-role-policy --role-name {} --policy-name credtrail-revoke-older-sessions --policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{{\"DateLessThan\":{{\"aws:TokenIssueTime\":\"{last}\"}}}}}}]}}'",
+                    sh(role)
+                )),
+                breaks: "the workload's current session: the instance fetches a new one from IMDS within minutes".into(),
+            });
+        }
+    }
+    for instance in &instances {
+        steps.push(Step {
+            action: format!("Require IMDSv2 with a hop limit of 1 on {instance}: SSRF and containers can no longer read its role"),
+            command: Some(format!(
+                "aws ec2 modify-instance-metadata-options --instance-id {} --http-tokens required --http-put-response-hop-limit 1 --http-endpoint enabled",
+                sh(instance)
+            )),
+            breaks: "software that only speaks IMDSv1 (old SDKs and CLIs) and containers on bridge networks that read the instance role".into(),
+        });
+    }
+    if credential_used {
+        for role in &roles {
+            steps.push(Step {
+                action: format!(
+                    "Bind role {role} to its network so a copied credential is useless elsewhere (condition aws:ec2InstanceSourceVPC / aws:ec2InstanceSourcePrivateIPv4, or aws:SourceIp for the NAT addresses)"
+                ),
+                command: None,
+                breaks: "nothing the workload does from its own VPC; calls through another network path (a proxy outside the VPC) are denied".into(),
+            });
+        }
+    }
+    for ip in &outside {
+        steps.push(Step {
+            action: format!("Block {ip} at the edge (WAF IP set or network ACL)"),
+            command: Some(format!(
+                "aws wafv2 update-ip-set --name credtrail-blocked --scope REGIONAL --id <ip-set-id> --lock-token <token> --addresses {}",
+                sh(&format!("{ip}/32"))
+            )),
+            breaks: "every request from that address, including any legitimate user behind it".into(),
+        });
+    }
+    for instance in &instances {
+        steps.push(Step {
+            action: format!(
+                "Snapshot the volumes of {instance} for forensics, then isolate it with a quarantine security group"
+            ),
+            command: Some(format!(
+                "aws ec2 create-snapshots --instance-specification InstanceId={} --description credtrail-forensics",
+                sh(instance)
+            )),
+            breaks:
+                "isolation cuts the instance off its clients: do it after the snapshot, when the service can fail over"
+                    .into(),
+        });
+    }
+    steps
+}

@@ -1,0 +1,85 @@
+//! Which alerts belong together: shared access key, instance or outside address, within
+//! [`crate::GAP_SECONDS`] of each other in event time.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use credtrail_detect::Alert;
+
+/// Union-find over alert indexes.
+struct Sets(Vec<usize>);
+
+impl Sets {
+    fn find(&mut self, mut i: usize) -> usize {
+        while self.0[i] != i {
+            self.0[i] = self.0[self.0[i]];
+            i = self.0[i];
+        }
+        i
+    }
+
+    fn union(&mut self, a: usize, b: usize) {
+        let (a, b) = (self.find(a), self.find(b));
+        // The smaller index is the root: the result does not depend on the order of unions.
+        let (root, child) = if a < b { (a, b) } else { (b, a) };
+        self.0[child] = root;
+    }
+}
+
+/// An address an attacker could be known by: public, so that it names one party. Private and
+/// shared addresses (a NAT, a proxy inside the network) would join unrelated alerts.
+fn outside_address(text: &str) -> Option<IpAddr> {
+    let ip: IpAddr = text.parse().ok()?;
+    (!credtrail_event::ip_ranges::is_non_routable(ip) && !ip.is_loopback()).then_some(ip)
+}
+
+/// The keys an alert joins on.
+fn keys(alert: &Alert) -> Vec<String> {
+    let e = &alert.entities;
+    let mut keys = Vec::new();
+    if let Some(k) = &e.access_key {
+        keys.push(format!("key:{k}"));
+    }
+    if let Some(i) = &e.instance {
+        keys.push(format!("instance:{}", i.to_ascii_lowercase()));
+    }
+    if let Some(ip) = e.source_ip.as_deref().and_then(outside_address) {
+        keys.push(format!("ip:{ip}"));
+    }
+    keys
+}
+
+/// Groups of alert indexes, each sorted, the groups ordered by their first member.
+pub fn groups(alerts: &[Alert]) -> Vec<Vec<usize>> {
+    let mut sets = Sets((0..alerts.len()).collect());
+    let mut by_key: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, alert) in alerts.iter().enumerate() {
+        for key in keys(alert) {
+            by_key.entry(key).or_default().push(i);
+        }
+    }
+    for members in by_key.values_mut() {
+        members.sort_by_key(|&i| (alerts[i].first_seen, i));
+        // Consecutive alerts of a key join when the later starts within the gap of the
+        // latest end seen so far: a chain of events, not everything that ever shared the key.
+        let mut latest_end = None;
+        let mut previous = None;
+        for &i in members.iter() {
+            if let (Some(end), Some(p)) = (latest_end, previous) {
+                if alerts[i].first_seen.millis() - end <= crate::GAP_SECONDS * 1000 {
+                    sets.union(p, i);
+                }
+            }
+            latest_end = Some(latest_end.map_or(alerts[i].last_seen.millis(), |e: i64| {
+                e.max(alerts[i].last_seen.millis())
+            }));
+            previous = Some(i);
+        }
+    }
+    let mut grouped: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..alerts.len() {
+        let root = sets.find(i);
+        grouped.entry(root).or_default().push(i);
+    }
+    grouped.into_values().collect()
+}

@@ -1,0 +1,113 @@
+//! The escalation rubric (runbook "Decision for escalation"), explicit and in order. The first
+//! rules that hold decide; every rule that fired is named in the reasons.
+//!
+//! `escalate_t2` when any of: a workload credential used away from its workload
+//! (`instance-credential-exfiltration`); credentials likely returned to an outsider (an SSRF or
+//! proxy request that likely succeeded for a credential or token path, a web or proxy worker
+//! reading the service); enumeration, IAM or secrets APIs called with a workload credential
+//! (`instance-credential-recon`); a shell, interactive session, dropped tool or container
+//! reading the service; alerts on several instances; any `high` or `critical` alert.
+//! `monitor` when the strongest alert is `medium`, or the incident is posture only (IMDSv1
+//! delivery, hardening downgrade). `close_benign` when every alert is `low` or `info` and comes
+//! from host telemetry about routine readers (a service or SDK not yet allow-listed): the
+//! analyst's action is to allow-list it with a reason.
+
+use std::collections::BTreeSet;
+
+use credtrail_detect::{Alert, Severity};
+
+/// What the L1 analyst should do with the incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Decision {
+    CloseBenign,
+    Monitor,
+    EscalateT2,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::CloseBenign => "close_benign",
+            Decision::Monitor => "monitor",
+            Decision::EscalateT2 => "escalate_t2",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalation {
+    pub decision: Decision,
+    /// The rubric rules that fired, in words.
+    pub reasons: Vec<String>,
+}
+
+const ROUTINE_HOST_RULES: &[&str] = &[
+    "imds-credential-read-unexpected-process",
+    "imds-access-from-container",
+    "imds-access-volume-anomaly",
+];
+
+pub fn decide(group: &[&Alert]) -> Escalation {
+    let mut reasons = Vec::new();
+    let has = |rule: &str| group.iter().any(|a| a.rule == rule);
+    let has_at = |rule: &str, min: Severity| group.iter().any(|a| a.rule == rule && a.severity >= min);
+    if has("instance-credential-exfiltration") {
+        reasons.push("a workload credential was used away from its workload".to_string());
+    }
+    if has_at("ssrf-metadata-request", Severity::Critical) || has_at("metadata-proxy-abuse", Severity::Critical) {
+        reasons.push(
+            "credentials or a token were likely returned to the requester (SSRF or proxy, 2xx of credential size)"
+                .into(),
+        );
+    }
+    if has("instance-credential-recon") {
+        reasons.push("enumeration, IAM or secrets APIs were called with a workload credential".into());
+    }
+    for a in group {
+        if a.severity >= Severity::High
+            && matches!(
+                (a.rule, a.variant),
+                ("imds-credential-read-unexpected-process", _) | ("imds-access-from-container", _)
+            )
+        {
+            reasons.push(format!(
+                "{} ({}): the metadata service was read by a process that has no business there",
+                a.rule,
+                a.variant.unwrap_or("-")
+            ));
+            break;
+        }
+    }
+    let instances: BTreeSet<&str> = group.iter().filter_map(|a| a.entities.instance.as_deref()).collect();
+    if instances.len() > 1 {
+        reasons.push(format!("{} instances are involved", instances.len()));
+    }
+    let top = group.iter().map(|a| a.severity).max().unwrap_or(Severity::Info);
+    if top >= Severity::High && reasons.is_empty() {
+        reasons.push(format!("the strongest alert is {}", top.as_str()));
+    }
+    if !reasons.is_empty() {
+        return Escalation {
+            decision: Decision::EscalateT2,
+            reasons,
+        };
+    }
+    if top == Severity::Medium {
+        return Escalation {
+            decision: Decision::Monitor,
+            reasons: vec!["the strongest alert is medium: watch for the credential's use elsewhere".into()],
+        };
+    }
+    if group.iter().all(|a| ROUTINE_HOST_RULES.contains(&a.rule)) {
+        return Escalation {
+            decision: Decision::CloseBenign,
+            reasons: vec![
+                "only low host findings about routine readers (services or SDKs not on the allow-list): allow-list them with a reason".into(),
+            ],
+        };
+    }
+    Escalation {
+        decision: Decision::Monitor,
+        reasons: vec!["posture or low-severity findings only: fix the posture, no sign of use elsewhere".into()],
+    }
+}
