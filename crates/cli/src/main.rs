@@ -226,8 +226,10 @@ fn scan_command(args: ScanArgs) -> Result<u8> {
         );
     }
 
+    let incidents = credtrail_triage::incidents(&result.alerts);
     let report = Report {
         alerts: &result.alerts,
+        incidents: &incidents,
         suppressed: &result.suppressed,
         sources: &result.sources,
         summary: &result.summary,

@@ -391,10 +391,55 @@ fn jsonl_lines_follow_the_contract() {
     let mixed = cli_fixture("mixed.jsonl");
     let run = scan_jsonl(&cwd, &["--quarantine", q.to_str().unwrap(), &sample, &mixed]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let (summary, alerts) = run.lines.split_last().unwrap();
+    let (summary, records) = run.lines.split_last().unwrap();
+    // Alert lines, then incident lines, then the summary.
+    let split = records
+        .iter()
+        .position(|l| l["type"] != "alert")
+        .unwrap_or(records.len());
+    let (alerts, incidents) = records.split_at(split);
     assert!(!alerts.is_empty());
+    assert!(!incidents.is_empty());
+    let alert_ids: BTreeSet<&str> = alerts.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    let mut covered = BTreeSet::new();
+    for i in incidents {
+        assert_eq!(i["type"], "incident", "only incident lines after the alerts: {i}");
+        let keys: BTreeSet<&str> = i.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            BTreeSet::from([
+                "type",
+                "id",
+                "alerts",
+                "severity",
+                "escalation",
+                "answers",
+                "containment",
+                "first_evidence",
+                "last_evidence"
+            ]),
+            "{i}"
+        );
+        assert!(i["id"].as_str().unwrap().starts_with("inc-"));
+        for id in i["alerts"].as_array().unwrap() {
+            let id = id.as_str().unwrap();
+            assert!(alert_ids.contains(id), "incident cites an unknown alert {id}");
+            assert!(covered.insert(id), "alert {id} is in two incidents");
+        }
+        assert!(["escalate_t2", "monitor", "close_benign"].contains(&i["escalation"]["decision"].as_str().unwrap()));
+        assert_eq!(i["answers"].as_array().unwrap().len(), 4, "{i}");
+        assert!(is_rfc3339_utc(i["first_evidence"].as_str().unwrap()));
+    }
+    assert_eq!(covered, alert_ids, "every alert belongs to one incident");
+    let by_severity: u64 = summary["incidents"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_severity, incidents.len() as u64);
     for a in alerts {
-        assert_eq!(a["type"], "alert", "only alert lines before the summary: {a}");
+        assert_eq!(a["type"], "alert", "only alert lines before the incidents: {a}");
         let keys: BTreeSet<&str> = a.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ALERT_KEYS.into_iter().collect(), "{a}");
         assert!(RULES.contains(&a["rule"].as_str().unwrap()), "{a}");

@@ -81,7 +81,7 @@ pub fn summary_json(report: &Report<'_>) -> Value {
         },
         "quarantine": s.quarantine,
         "alerts": by_severity(&|sev| s.alerts.get(&sev).copied().unwrap_or(0)),
-        "incidents": by_severity(&|_| 0),
+        "incidents": by_severity(&|sev| report.incidents.iter().filter(|i| i.severity == sev).count() as u64),
         "suppressed": report.suppressed.iter().map(|x| json!({
             "id": x.alert.id(),
             "rule": x.alert.rule,
@@ -93,9 +93,48 @@ pub fn summary_json(report: &Report<'_>) -> Value {
     })
 }
 
+/// An `incident` line (PRODUCT.md §6): the member alerts by id, the escalation decision with
+/// the rubric rules that fired, the runbook's answers with the alerts behind each, the ordered
+/// containment plan.
+pub fn incident_json(report: &Report<'_>, incident: &credtrail_triage::Incident) -> Value {
+    let alert_ids: Vec<String> = incident
+        .alerts
+        .iter()
+        .filter_map(|&i| report.alerts.get(i))
+        .map(|a| a.id())
+        .collect();
+    json!({
+        "type": "incident",
+        "id": incident.id,
+        "alerts": alert_ids,
+        "severity": incident.severity.as_str(),
+        "escalation": {
+            "decision": incident.escalation.decision.as_str(),
+            "reasons": incident.escalation.reasons,
+        },
+        "answers": incident.answers.iter().map(|a| json!({
+            "question": a.question,
+            "answer": a.answer,
+            "alerts": a.alerts,
+        })).collect::<Vec<_>>(),
+        "containment": incident.containment.iter().enumerate().map(|(n, s)| json!({
+            "step": n + 1,
+            "action": s.action,
+            "command": s.command,
+            "breaks": s.breaks,
+        })).collect::<Vec<_>>(),
+        "first_evidence": incident.first_evidence.to_string(),
+        "last_evidence": incident.last_evidence.to_string(),
+    })
+}
+
 pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
     for alert in report.alerts {
         serde_json::to_writer(&mut *out, &alert_json(report, alert))?;
+        out.write_all(b"\n")?;
+    }
+    for incident in report.incidents {
+        serde_json::to_writer(&mut *out, &incident_json(report, incident))?;
         out.write_all(b"\n")?;
     }
     serde_json::to_writer(&mut *out, &summary_json(report))?;

@@ -16,6 +16,8 @@ pub use summary::Summary;
 /// Everything a sink needs.
 pub struct Report<'a> {
     pub alerts: &'a [Alert],
+    /// Incidents over `alerts` (their `alerts` index into it), most urgent first.
+    pub incidents: &'a [credtrail_triage::Incident],
     pub suppressed: &'a [Suppressed],
     /// Display names of input files, indexed by `FileId`.
     pub sources: &'a [String],

@@ -31,11 +31,67 @@ fn paint(color: bool, style: Style, text: &str) -> String {
     }
 }
 
+/// Incidents first: the decision, why, the runbook's answers and the plan, for the L1 analyst.
+fn write_incidents(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Result<()> {
+    let bold = Style::new().bold();
+    if report.incidents.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}",
+        paint(color, bold, &format!("{} incident(s)", report.incidents.len()))
+    )?;
+    for inc in report.incidents {
+        writeln!(out)?;
+        let decision = inc.escalation.decision.as_str().to_uppercase();
+        let style = match inc.escalation.decision {
+            credtrail_triage::Decision::EscalateT2 => severity_style(Severity::Critical),
+            credtrail_triage::Decision::Monitor => severity_style(Severity::Medium),
+            credtrail_triage::Decision::CloseBenign => severity_style(Severity::Low),
+        };
+        writeln!(
+            out,
+            "{}  {}  {}  {} alert(s)  {} .. {}",
+            paint(color, style, &decision),
+            paint(color, bold, &inc.id),
+            inc.severity.as_str(),
+            inc.alerts.len(),
+            inc.first_evidence,
+            inc.last_evidence
+        )?;
+        for r in &inc.escalation.reasons {
+            writeln!(out, "  because   {}", safe(r))?;
+        }
+        for (n, a) in inc.answers.iter().enumerate() {
+            writeln!(out, "  Q{}        {}", n + 1, safe(a.question))?;
+            writeln!(out, "            {}", safe(&a.answer))?;
+        }
+        for (n, step) in inc.containment.iter().enumerate() {
+            writeln!(out, "  step {}    {}", n + 1, safe(&step.action))?;
+            if let Some(cmd) = &step.command {
+                writeln!(out, "            $ {}", safe(cmd))?;
+            }
+            writeln!(out, "            breaks: {}", safe(&step.breaks))?;
+        }
+        let ids: Vec<String> = inc
+            .alerts
+            .iter()
+            .filter_map(|&i| report.alerts.get(i))
+            .map(|a| a.id())
+            .collect();
+        writeln!(out, "  alerts    {}", ids.join(" "))?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
 pub fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let bold = Style::new().bold();
     // Most urgent first for the analyst; ties keep the report's (time, rule, id) order.
     let mut alerts: Vec<&credtrail_detect::Alert> = report.alerts.iter().collect();
     alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
+    write_incidents(report, out, color)?;
     if alerts.is_empty() {
         writeln!(out, "{}", paint(color, bold, "No alerts."))?;
     } else {
@@ -72,6 +128,10 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Resul
                 ("key", &e.access_key),
                 ("principal", &e.principal),
                 ("agent", &e.user_agent),
+                ("host", &e.host),
+                ("process", &e.process),
+                ("container", &e.container),
+                ("user", &e.user),
             ]
             .iter()
             .filter_map(|(k, v)| v.as_deref().map(|v| format!("{k} {}", safe(v))))

@@ -160,6 +160,7 @@ fn with_report<T>(alerts: &[Alert], f: impl FnOnce(&Report<'_>) -> T) -> T {
         HOSTILE.to_string(),
     ];
     let report = Report {
+        incidents: &[],
         alerts,
         suppressed: &[],
         sources: &sources,

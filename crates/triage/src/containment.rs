@@ -20,19 +20,36 @@ fn sh(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
+/// Rules whose source address is the attacker's.
+const ATTACKER_RULES: &[&str] = &[
+    "instance-credential-exfiltration",
+    "instance-credential-recon",
+    "instance-credential-access-denied-burst",
+    "ssrf-metadata-request",
+    "metadata-proxy-abuse",
+    "imds-access-failures",
+];
+
 pub fn plan(group: &[&Alert]) -> Vec<Step> {
     let set = |f: &dyn Fn(&Alert) -> Option<&str>| -> BTreeSet<String> {
         group.iter().filter_map(|a| f(a)).map(str::to_string).collect()
     };
     let roles = set(&|a| a.entities.role.as_deref());
     let instances = set(&|a| a.entities.instance.as_deref().filter(|i| i.starts_with("i-")));
-    let outside: BTreeSet<String> = set(&|a| a.entities.source_ip.as_deref())
-        .into_iter()
-        .filter(|ip| {
-            ip.parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| !credtrail_event::ip_ranges::is_non_routable(ip) && !ip.is_loopback())
-        })
-        .collect();
+    // Only the addresses that used the credential or attacked the service: an administrator's
+    // address on a configuration change is context, not an attacker to block.
+    let outside: BTreeSet<String> = set(&|a| {
+        a.entities
+            .source_ip
+            .as_deref()
+            .filter(|_| ATTACKER_RULES.contains(&a.rule))
+    })
+    .into_iter()
+    .filter(|ip| {
+        ip.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| !credtrail_event::ip_ranges::is_non_routable(ip) && !ip.is_loopback())
+    })
+    .collect();
     // Every token issued before the attacker's last sign is suspect (a stolen credential was
     // issued before it was stolen); the workload simply fetches a new one. Running the command
     // later with the current time instead is what AWS's "revoke active sessions" does.

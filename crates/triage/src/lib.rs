@@ -174,6 +174,26 @@ mod tests {
     }
 
     #[test]
+    fn an_administrators_address_on_a_configuration_change_is_not_blocked() {
+        let mut alerts = chain();
+        alerts.push(alert(
+            "imds-hardening-downgrade",
+            Severity::High,
+            -10,
+            on("i-0a1b2c3d4e5f60718", Some("203.0.113.10"), None),
+        ));
+        let found = incidents(&alerts);
+        assert_eq!(found.len(), 1);
+        let blocked: Vec<&str> = found[0]
+            .containment
+            .iter()
+            .filter(|s| s.action.starts_with("Block"))
+            .map(|s| s.action.as_str())
+            .collect();
+        assert_eq!(blocked, ["Block 198.51.100.23 at the edge (WAF IP set or network ACL)"]);
+    }
+
+    #[test]
     fn incidents_do_not_depend_on_alert_order() {
         let alerts = chain();
         let mut reversed = alerts.clone();
