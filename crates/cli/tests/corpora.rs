@@ -207,3 +207,95 @@ fn panther_waf_metadata_ssrf_event_raises_an_alert_and_its_other_events_do_not()
     assert!(ssrf[0]["reasons"].to_string().contains("blocked"), "{}", ssrf[0]);
     assert_eq!(result.alerts.len(), 1, "{:#?}", result.alerts);
 }
+
+/// Incidents on the generated corpus (issue #5, first slice): every attack scenario's labelled
+/// records (those that name a rule) sit in one incident, across sources; the credential-theft
+/// chains (SSRF, proxy abuse, host compromise) are `escalate_t2`, the other attacks at least
+/// `monitor`; no benign look-alike record is in an `escalate_t2` incident.
+#[test]
+fn generated_corpus_scenarios_are_one_incident_each_and_theft_is_escalated() {
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("python3")
+        .arg(shared().join("bench/gen_logs.py"))
+        .arg(out.path())
+        .args(["--size", "5M", "--force"])
+        .output()
+        .expect("python3 runs gen_logs.py");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let root = out.path().to_str().unwrap().to_string();
+    let result = scan(&[&root]);
+    let incident_of: BTreeMap<&str, &Value> = result
+        .incidents
+        .iter()
+        .flat_map(|i| {
+            i["alerts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |a| (a.as_str().unwrap(), i))
+        })
+        .collect();
+    let mut incidents_of_record: BTreeMap<(String, u64), BTreeSet<String>> = BTreeMap::new();
+    for alert in &result.alerts {
+        let incident = incident_of[alert["id"].as_str().unwrap()];
+        for (source, index) in evidence(alert) {
+            let rel = source
+                .strip_prefix(&root)
+                .unwrap_or(&source)
+                .trim_start_matches('/')
+                .to_string();
+            incidents_of_record
+                .entry((rel, index))
+                .or_default()
+                .insert(incident["id"].as_str().unwrap().to_string());
+        }
+    }
+    let decision = |id: &str| -> String {
+        result.incidents.iter().find(|i| i["id"] == id).unwrap()["escalation"]["decision"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let labels = std::fs::read_to_string(out.path().join("LABELS.jsonl")).unwrap();
+    let mut per_scenario: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut benign_escalated = Vec::new();
+    for line in labels.lines() {
+        let label: Value = serde_json::from_str(line).unwrap();
+        let key = (
+            label["source"].as_str().unwrap().to_string(),
+            label["index"].as_u64().unwrap(),
+        );
+        let found = incidents_of_record.get(&key).cloned().unwrap_or_default();
+        let scenario = label["scenario"].as_str().unwrap().to_string();
+        if label["kind"] == "benign_lookalike" {
+            if found.iter().any(|i| decision(i) == "escalate_t2") {
+                benign_escalated.push(format!("{scenario} {}#{}", key.0, key.1));
+            }
+        } else if !label["expected_rule"].is_null() {
+            assert!(!found.is_empty(), "{scenario}: {}#{} is in no incident", key.0, key.1);
+            per_scenario.entry(scenario).or_default().extend(found);
+        }
+    }
+    assert!(
+        benign_escalated.is_empty(),
+        "look-alikes escalated: {benign_escalated:#?}"
+    );
+    assert!(per_scenario.len() >= 10, "{per_scenario:#?}");
+    for (scenario, incidents) in &per_scenario {
+        // S3-01's network sensor sees the container by its bridge address only, which no
+        // record ties to the instance: its wire alert is an incident of its own (noted on #5).
+        let most = if scenario.starts_with("S3-host-compromise-01") {
+            2
+        } else {
+            1
+        };
+        assert!(incidents.len() <= most, "{scenario} is split over {incidents:?}");
+        let decisions: BTreeSet<String> = incidents.iter().map(|i| decision(i)).collect();
+        let theft = ["S1-", "S2-", "S3-"].iter().any(|p| scenario.starts_with(p));
+        if theft {
+            assert!(decisions.contains("escalate_t2"), "{scenario}: {decisions:?}");
+        } else {
+            assert!(!decisions.contains("close_benign"), "{scenario}: {decisions:?}");
+        }
+    }
+}

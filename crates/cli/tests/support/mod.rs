@@ -24,6 +24,7 @@ pub struct Scan {
     pub code: i32,
     pub stdout: Vec<u8>,
     pub alerts: Vec<Value>,
+    pub incidents: Vec<Value>,
     pub summary: Value,
 }
 
@@ -71,11 +72,13 @@ pub fn scan(args: &[&str]) -> Scan {
         .collect();
     let summary = lines.last().cloned().expect("a summary line");
     assert_eq!(summary["type"], "summary");
+    let incidents = lines.iter().filter(|l| l["type"] == "incident").cloned().collect();
     let alerts = lines.into_iter().filter(|l| l["type"] == "alert").collect();
     Scan {
         code: out.status.code().unwrap_or(-1),
         stdout: out.stdout,
         alerts,
+        incidents,
         summary,
     }
 }

@@ -148,7 +148,7 @@ impl Detector for ImdsAccessFailures {
         }
     }
 
-    fn finish(&self, state: State, _knowledge: &Knowledge, out: &mut Vec<Alert>) {
+    fn finish(&self, state: State, knowledge: &Knowledge, out: &mut Vec<Alert>) {
         let mut sources: Vec<(Source, Failures)> = state.0.into_iter().collect();
         sources.sort_by(|a, b| a.0.cmp(&b.0));
         for (source, mut failures) in sources {
@@ -190,7 +190,23 @@ impl Detector for ImdsAccessFailures {
                 }
                 let (entities, who) = match &source {
                     Source::Client(ip) => {
-                        let observer = failures.observers.iter().next().cloned().unwrap_or_default();
+                        // A sensor that watches many hosts (a network-wide Zeek) names no
+                        // observer: an inside client that inventory knows as one instance's
+                        // address is that instance.
+                        let owner = || {
+                            knowledge
+                                .inventory
+                                .owners_of(ip)
+                                .filter(|owners| owners.len() == 1 && is_non_routable(*ip))
+                                .and_then(|owners| owners.iter().next().cloned())
+                        };
+                        let observer = failures
+                            .observers
+                            .iter()
+                            .next()
+                            .cloned()
+                            .or_else(owner)
+                            .unwrap_or_default();
                         let mut e = host_entities(&observer, &Process::default(), None);
                         e.source_ip = Some(ip.to_string());
                         (e, ip.to_string())
