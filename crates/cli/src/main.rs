@@ -49,6 +49,8 @@ enum OutputFormat {
     Table,
     Jsonl,
     Ocsf,
+    Csv,
+    Markdown,
 }
 
 #[derive(Parser)]
@@ -247,6 +249,8 @@ fn scan_command(args: ScanArgs) -> Result<u8> {
         OutputFormat::Table => credtrail_report::table::write(&report, &mut sink, color)?,
         OutputFormat::Jsonl => credtrail_report::jsonl::write(&report, &mut sink)?,
         OutputFormat::Ocsf => credtrail_report::ocsf::write(&report, &mut sink)?,
+        OutputFormat::Csv => credtrail_report::csv::write(&report, &mut sink)?,
+        OutputFormat::Markdown => credtrail_report::markdown::write(&report, &mut sink)?,
     }
     sink.flush()?;
 

@@ -624,6 +624,55 @@ fn rules_lists_every_public_rule_id() {
     assert_eq!(ids, RULES);
 }
 
+/// Formula, HTML, script and Markdown-link payloads in a role name and a user agent: the CSV
+/// never hands a spreadsheet a formula, the Markdown never hands a renderer markup.
+#[test]
+fn hostile_log_strings_are_inert_in_csv_and_markdown() {
+    let cwd = tmp();
+    let fixture = cli_fixture("hostile-report.jsonl");
+    let csv_out = credtrail(&cwd)
+        .args(["scan", "--no-progress", "--format", "csv", &fixture])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let mut reader = csv::Reader::from_reader(csv_out.as_slice());
+    let mut rows = 0;
+    let mut saw_payload = false;
+    for record in reader.records() {
+        let record = record.unwrap();
+        rows += 1;
+        for cell in record.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a cell a spreadsheet would run: {cell:?}"
+            );
+            saw_payload |= cell.contains("HYPERLINK");
+        }
+    }
+    assert!(rows >= 2 && saw_payload, "the payload is kept, as text");
+
+    let md = credtrail(&cwd)
+        .args(["scan", "--no-progress", "--format", "markdown", &fixture])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let md = String::from_utf8(md).unwrap();
+    assert!(md.contains("escalate_t2"), "{md}");
+    for line in md.lines() {
+        // Indented code blocks (the containment commands) render as literal text.
+        if line.starts_with("        ") {
+            continue;
+        }
+        for raw in ["<script", "<img", "](javascript", "**bold**", "`tick`"] {
+            assert!(!line.contains(raw), "raw {raw:?} in Markdown: {line}");
+        }
+    }
+}
+
 #[test]
 fn explain_of_vpc_flow_logs_says_plainly_they_cannot_show_metadata_access() {
     let cwd = tmp();

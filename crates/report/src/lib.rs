@@ -4,7 +4,9 @@
 //! Every log-derived string is hostile: the table strips control characters and escape
 //! sequences before printing; JSON encoders escape by construction.
 
+pub mod csv;
 pub mod jsonl;
+pub mod markdown;
 pub mod ocsf;
 pub mod summary;
 pub mod table;
