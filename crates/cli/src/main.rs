@@ -42,6 +42,16 @@ enum Command {
     },
     /// List the input formats credtrail recognises.
     Formats,
+    /// Scan as `scan` does and print one incident (or the incident of one alert) with its alerts.
+    Show(Box<ShowArgs>),
+}
+
+#[derive(Parser)]
+struct ShowArgs {
+    /// Incident id (`inc-…`) or alert id (`ct-…`), as a scan of the same inputs printed it.
+    id: String,
+    #[command(flatten)]
+    scan: ScanArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -151,7 +161,11 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Scan(args) => scan_command(*args),
+        Command::Scan(args) => scan_command(*args, None),
+        Command::Show(args) => {
+            let ShowArgs { id, scan } = *args;
+            scan_command(scan, Some(id))
+        }
     }
 }
 
@@ -164,7 +178,9 @@ fn parse_time(flag: &str, text: &Option<String>) -> Result<Option<Timestamp>> {
         .transpose()
 }
 
-fn scan_command(args: ScanArgs) -> Result<u8> {
+/// Scans and reports; with `only`, reports just the incident with that id, or the incident of
+/// the alert with that id.
+fn scan_command(args: ScanArgs, only: Option<String>) -> Result<u8> {
     let policy = match &args.config {
         Some(path) => config::load(path)?,
         None => Policy::default(),
@@ -228,9 +244,24 @@ fn scan_command(args: ScanArgs) -> Result<u8> {
         );
     }
 
-    let incidents = credtrail_triage::incidents(&result.alerts);
+    let mut incidents = credtrail_triage::incidents(&result.alerts);
+    let mut alerts = std::mem::take(&mut result.alerts);
+    if let Some(id) = &only {
+        let Some(found) = incidents
+            .iter()
+            .find(|i| &i.id == id || i.alerts.iter().any(|&a| alerts.get(a).is_some_and(|a| &a.id() == id)))
+            .cloned()
+        else {
+            bail!("no incident or alert with id {id:?} in this scan (ids are stable for the same inputs)");
+        };
+        alerts = found.alerts.iter().filter_map(|&i| alerts.get(i).cloned()).collect();
+        incidents = vec![credtrail_triage::Incident {
+            alerts: (0..alerts.len()).collect(),
+            ..found
+        }];
+    }
     let report = Report {
-        alerts: &result.alerts,
+        alerts: &alerts,
         incidents: &incidents,
         suppressed: &result.suppressed,
         sources: &result.sources,
@@ -258,5 +289,5 @@ fn scan_command(args: ScanArgs) -> Result<u8> {
         eprintln!("credtrail: nothing could be read from the given inputs");
         return Ok(2);
     }
-    Ok(if result.alerts.is_empty() { 0 } else { 1 })
+    Ok(if alerts.is_empty() { 0 } else { 1 })
 }

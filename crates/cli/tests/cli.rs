@@ -624,6 +624,48 @@ fn rules_lists_every_public_rule_id() {
     assert_eq!(ids, RULES);
 }
 
+#[test]
+fn show_prints_one_incident_found_by_its_id_or_by_one_of_its_alerts() {
+    let cwd = tmp();
+    let out = credtrail(&cwd)
+        .args(["scan", "--no-progress", "--format", "jsonl", &sample()])
+        .output()
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let incident = lines.iter().find(|l| l["type"] == "incident").expect("an incident");
+    let id = incident["id"].as_str().unwrap();
+    let alert_id = incident["alerts"][0].as_str().unwrap();
+    for wanted in [id, alert_id] {
+        let out = credtrail(&cwd)
+            .args(["show", wanted, "--no-progress", "--format", "jsonl", &sample()])
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
+        let shown: Vec<Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let incidents: Vec<&Value> = shown.iter().filter(|l| l["type"] == "incident").collect();
+        assert_eq!(incidents.len(), 1);
+        assert_eq!(incidents[0]["id"], id);
+        assert_eq!(incidents[0]["alerts"], incident["alerts"]);
+        let alerts = shown.iter().filter(|l| l["type"] == "alert").count();
+        assert_eq!(alerts, incident["alerts"].as_array().unwrap().len());
+    }
+    credtrail(&cwd)
+        .args(["show", "inc-0000000000000000", "--no-progress", &sample()])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no incident or alert with id"));
+}
+
 /// Formula, HTML, script and Markdown-link payloads in a role name and a user agent: the CSV
 /// never hands a spreadsheet a formula, the Markdown never hands a renderer markup.
 #[test]
