@@ -45,6 +45,27 @@ fn stratus_steal_instance_credentials_records_6_and_21_are_evidence_and_no_other
     assert_eq!(result.summary["records"]["events"], 310);
 }
 
+/// The Stratus detonation as an incident (issue #5): the stolen credential's alerts are one
+/// escalated incident whose answers name the attacker's address. (The timeline starting at the
+/// SSM command is not built yet: see the note on #5.)
+#[test]
+fn stratus_steal_instance_credentials_is_one_escalated_incident_naming_the_attacker() {
+    let file =
+        shared().join("corpora/stratus-detonation-logs/aws.credential-access.ec2-steal-instance-credentials.json");
+    let result = scan(&[file.to_str().unwrap()]);
+    assert_eq!(result.incidents.len(), 1, "{:#?}", result.incidents);
+    let incident = &result.incidents[0];
+    assert_eq!(incident["escalation"]["decision"], "escalate_t2");
+    assert_eq!(incident["alerts"].as_array().unwrap().len(), result.alerts.len());
+    let answers = incident["answers"].to_string();
+    assert!(answers.contains("18.236.253.47"), "{answers}");
+    let plan = incident["containment"].to_string();
+    assert!(
+        plan.contains("modify-instance-metadata-options") && plan.contains("i-786a3a8b5c0d92ef4"),
+        "{plan}"
+    );
+}
+
 /// Panther's rule `AWS.CloudTrail.IMDSCredentialExfiltration` ships ten labelled test events.
 /// Each is scanned alone, as Panther evaluates them.
 #[test]

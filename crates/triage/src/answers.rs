@@ -98,6 +98,28 @@ pub fn answer(group: &[&Alert]) -> Vec<Answer> {
         format!("yes: {}", addresses.join(", "))
     };
 
+    // Where the stolen credential was used from: the attacker's address even when no web log
+    // shows how the credential was taken.
+    let used_from: Vec<&&Alert> = of(&["instance-credential-exfiltration"])
+        .into_iter()
+        .filter(|a| a.entities.source_ip.as_deref().is_some_and(is_outside))
+        .collect();
+    let mut external = external;
+    let mut external_alerts = outside.clone();
+    if !used_from.is_empty() {
+        let mut addresses: Vec<&str> = used_from
+            .iter()
+            .filter_map(|a| a.entities.source_ip.as_deref())
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        external = format!(
+            "{external}; the instance credential was used from {} (instance-credential-exfiltration)",
+            addresses.join(", ")
+        );
+        external_alerts.extend(used_from.iter().copied());
+    }
+
     vec![
         Answer {
             question: "Are access attempts to the metadata API coming from authorized applications or systems?",
@@ -118,7 +140,7 @@ pub fn answer(group: &[&Alert]) -> Vec<Answer> {
         Answer {
             question: "Are there any external IP addresses making requests indicative of SSRF?",
             answer: external,
-            alerts: ids(&outside),
+            alerts: ids(&external_alerts),
         },
     ]
 }

@@ -162,7 +162,14 @@ mod tests {
         assert_eq!(inc.answers.len(), 4);
         assert!(inc.answers[0].answer.starts_with("no: read by"), "{:?}", inc.answers[0]);
         assert!(inc.answers[3].answer.contains("198.51.100.23"), "{:?}", inc.answers[3]);
-        assert_eq!(inc.answers[3].alerts, vec![alerts[0].id()]);
+        let mut q4 = vec![alerts[0].id(), alerts[2].id()];
+        q4.sort();
+        assert_eq!(inc.answers[3].alerts, q4);
+        assert!(
+            inc.answers[3].answer.contains("credential was used from 198.51.100.23"),
+            "{:?}",
+            inc.answers[3]
+        );
         let commands: Vec<&str> = inc.containment.iter().filter_map(|s| s.command.as_deref()).collect();
         assert!(commands
             .iter()
