@@ -44,7 +44,9 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::web_access::{is_blank, lines};
-use super::zeek_http::{ip, json_time, malformed, number, parse_epoch, split, text, Failure, Header, Scalar};
+use super::zeek_http::{
+    decode_json, ip, json_time, malformed, number, parse_epoch, split, text, Failure, Header, Scalar,
+};
 use super::{Format, ParsedFile};
 use crate::diagnostic::{excerpt, Reason};
 
@@ -357,19 +359,7 @@ impl RawJson {
 }
 
 fn json_record(raw: &[u8]) -> Result<Parsed, Failure> {
-    let rec: RawJson = sonic_rs::from_slice(raw).map_err(|e| {
-        let first = e.to_string().lines().next().unwrap_or_default().to_string();
-        if std::str::from_utf8(raw).is_err() {
-            (
-                Reason::InvalidUtf8,
-                format!("record holds bytes that are not UTF-8: {first}"),
-            )
-        } else if e.is_syntax() || e.is_eof() {
-            (Reason::InvalidJson, format!("invalid JSON: {first}"))
-        } else {
-            malformed(format!("not a Zeek conn.log record: {first}"))
-        }
-    })?;
+    let rec: RawJson = decode_json(raw, "conn.log")?;
     match rec.kind() {
         Kind::Conn => {}
         Kind::OtherLog => return Ok(None),

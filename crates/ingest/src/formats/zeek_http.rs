@@ -539,8 +539,10 @@ impl RawJson {
     }
 }
 
-fn json_record(raw: &[u8]) -> Result<Parsed, Failure> {
-    let rec: RawJson = sonic_rs::from_slice(raw).map_err(|e| {
+/// Decodes one Zeek JSON record of `log` (`http.log`, `conn.log`), telling non-UTF-8 bytes,
+/// broken JSON and a record of the wrong shape apart.
+pub(super) fn decode_json<'de, T: serde::Deserialize<'de>>(raw: &'de [u8], log: &str) -> Result<T, Failure> {
+    sonic_rs::from_slice(raw).map_err(|e| {
         let first = e.to_string().lines().next().unwrap_or_default().to_string();
         if std::str::from_utf8(raw).is_err() {
             (
@@ -550,9 +552,13 @@ fn json_record(raw: &[u8]) -> Result<Parsed, Failure> {
         } else if e.is_syntax() || e.is_eof() {
             (Reason::InvalidJson, format!("invalid JSON: {first}"))
         } else {
-            malformed(format!("not a Zeek http.log record: {first}"))
+            malformed(format!("not a Zeek {log} record: {first}"))
         }
-    })?;
+    })
+}
+
+fn json_record(raw: &[u8]) -> Result<Parsed, Failure> {
+    let rec: RawJson = decode_json(raw, "http.log")?;
     match rec.http_kind() {
         Kind::Http => {}
         Kind::OtherLog => return Ok(None),
