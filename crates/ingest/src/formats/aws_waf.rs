@@ -40,6 +40,7 @@ use std::net::IpAddr;
 use credtrail_event::{Body, Event, FileId, HttpRequest, HttpSensor, Origin, Timestamp, WafDecision, WafRuleMatch};
 use serde::Deserialize;
 
+use super::cloudtrail::borrowed_str;
 use super::{Format, ParsedFile};
 use crate::diagnostic::{excerpt, Reason};
 use crate::json_stream::{array_elements, skip_ws, top_level_values, value_end, LineCounter, Span};
@@ -225,47 +226,6 @@ struct RawHttp<'a> {
     #[serde(borrow, default, deserialize_with = "borrowed_str")]
     args: Option<Cow<'a, str>>,
     http_method: Option<String>,
-}
-
-/// An optional string field that borrows from the input when it can (serde's own `Cow<str>`
-/// borrows only when not wrapped in an `Option`). Accepts and rejects exactly what a `String`
-/// field does, with the same messages.
-fn borrowed_str<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
-    struct Text<'a>(Cow<'a, str>);
-    impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> serde::de::Visitor<'de> for V {
-                type Value = Cow<'de, str>;
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("a string")
-                }
-                fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                    Ok(Cow::Borrowed(v))
-                }
-                fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                    Ok(Cow::Owned(v.to_owned()))
-                }
-                fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                    Ok(Cow::Owned(v))
-                }
-                fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
-                    match std::str::from_utf8(v) {
-                        Ok(s) => Ok(Cow::Owned(s.to_owned())),
-                        Err(_) => Err(E::invalid_value(serde::de::Unexpected::Bytes(v), &self)),
-                    }
-                }
-                fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Self::Value, E> {
-                    match String::from_utf8(v) {
-                        Ok(s) => Ok(Cow::Owned(s)),
-                        Err(e) => Err(E::invalid_value(serde::de::Unexpected::Bytes(&e.into_bytes()), &self)),
-                    }
-                }
-            }
-            d.deserialize_string(V).map(Text)
-        }
-    }
-    Ok(Option::<Text<'a>>::deserialize(d)?.map(|t| t.0))
 }
 
 #[derive(Deserialize)]

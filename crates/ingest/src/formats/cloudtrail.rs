@@ -423,7 +423,7 @@ impl<'de> Deserialize<'de> for Flag {
 /// borrows when it is not wrapped in an `Option`; wrapped, every field was copied into a `String`
 /// that `build` then copied again. Accepts and rejects exactly what a `String` field does, with
 /// the same messages.
-fn borrowed_str<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+pub(super) fn borrowed_str<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
     struct Text<'a>(Cow<'a, str>);
     impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
         fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
