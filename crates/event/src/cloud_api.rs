@@ -171,6 +171,12 @@ pub struct CloudApiCall {
     pub event_type: Option<String>,
     pub issued_credential: Option<IssuedCredential>,
     pub metadata_options: Option<MetadataOptionsChange>,
+    /// What the call acted on, for the calls an investigation follows (see [`Purpose`]):
+    /// `s3://bucket/key`, a secret id, parameter names, the user, role or policy changed, the
+    /// instances a command was sent to, the deployment group. `None` for other calls.
+    pub target: Option<String>,
+    /// `additionalEventData.bytesTransferredOut` of an S3 data event: how much was read.
+    pub bytes_out: Option<u64>,
 }
 
 impl CloudApiCall {
@@ -196,6 +202,93 @@ impl CloudApiCall {
         buf.push(':');
         buf.push_str(&self.action);
         buf
+    }
+}
+
+/// Why an investigation follows a call, beyond "it was made": the runbook's T2 questions are what
+/// the credential read, which privileges it tried to change, and how it was taken (a command sent
+/// to the instance); deployments tell L1 whether a change was expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Purpose {
+    /// Reads data: an S3 object, a secret, a parameter, a decryption, a table, an instance's
+    /// Windows password.
+    DataRead,
+    /// Changes who may do what: IAM users, access keys, login profiles, policies, trust.
+    PrivilegeChange,
+    /// Runs something on an instance: SSM Run Command, Session Manager, EC2 Instance Connect.
+    RemoteCommand,
+    /// Rolls out software or infrastructure: CodeDeploy, ECS services, new instances, stacks,
+    /// Auto Scaling instance refreshes.
+    Deployment,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::DataRead => "data_read",
+            Purpose::PrivilegeChange => "privilege_change",
+            Purpose::RemoteCommand => "remote_command",
+            Purpose::Deployment => "deployment",
+        }
+    }
+}
+
+/// The purpose of a call and the `requestParameters` keys naming what it acted on, from the
+/// services' API references (S3 GetObject `bucketName`/`key`, Secrets Manager `secretId`, SSM
+/// `name`/`names`/`path`, IAM `userName`/`roleName`/`groupName`/`policyArn`…). `service` is the
+/// `eventSource` prefix (`s3`, `iam`).
+pub fn purpose_of(service: &str, action: &str) -> Option<(Purpose, &'static [&'static str])> {
+    use Purpose::*;
+    let found: (Purpose, &'static [&'static str]) = match (service, action) {
+        ("s3", "GetObject") => (DataRead, &["bucketName", "key"]),
+        ("secretsmanager", "GetSecretValue") => (DataRead, &["secretId"]),
+        ("secretsmanager", "BatchGetSecretValue") => (DataRead, &["secretIdList", "filters"]),
+        ("ssm", "GetParameter" | "GetParameterHistory") => (DataRead, &["name"]),
+        ("ssm", "GetParameters") => (DataRead, &["names"]),
+        ("ssm", "GetParametersByPath") => (DataRead, &["path"]),
+        ("kms", "Decrypt") => (DataRead, &["keyId"]),
+        ("dynamodb", "GetItem" | "Query" | "Scan") => (DataRead, &["tableName"]),
+        ("ec2", "GetPasswordData") => (DataRead, &["instanceId"]),
+        (
+            "iam",
+            "CreateUser"
+            | "CreateAccessKey"
+            | "CreateLoginProfile"
+            | "UpdateLoginProfile"
+            | "DeleteUserPermissionsBoundary",
+        ) => (PrivilegeChange, &["userName"]),
+        ("iam", "AttachUserPolicy") => (PrivilegeChange, &["userName", "policyArn"]),
+        ("iam", "PutUserPolicy") => (PrivilegeChange, &["userName", "policyName"]),
+        ("iam", "AttachRolePolicy") => (PrivilegeChange, &["roleName", "policyArn"]),
+        ("iam", "PutRolePolicy") => (PrivilegeChange, &["roleName", "policyName"]),
+        ("iam", "CreateRole" | "UpdateAssumeRolePolicy" | "DeleteRolePermissionsBoundary") => {
+            (PrivilegeChange, &["roleName"])
+        }
+        ("iam", "AttachGroupPolicy") => (PrivilegeChange, &["groupName", "policyArn"]),
+        ("iam", "PutGroupPolicy") => (PrivilegeChange, &["groupName", "policyName"]),
+        ("iam", "AddUserToGroup") => (PrivilegeChange, &["userName", "groupName"]),
+        ("iam", "CreatePolicyVersion" | "SetDefaultPolicyVersion") => (PrivilegeChange, &["policyArn"]),
+        ("ssm", "SendCommand") => (RemoteCommand, &["instanceIds", "targets"]),
+        ("ssm", "StartSession") => (RemoteCommand, &["target"]),
+        ("ec2-instance-connect", "SendSSHPublicKey" | "SendSerialConsoleSSHPublicKey") => {
+            (RemoteCommand, &["instanceId"])
+        }
+        ("codedeploy", "CreateDeployment") => (Deployment, &["applicationName", "deploymentGroupName"]),
+        ("ecs", "UpdateService") => (Deployment, &["cluster", "service"]),
+        ("ecs", "CreateService") => (Deployment, &["cluster", "serviceName"]),
+        ("ec2", "RunInstances") => (Deployment, &[]),
+        ("autoscaling", "StartInstanceRefresh" | "UpdateAutoScalingGroup") => (Deployment, &["autoScalingGroupName"]),
+        ("cloudformation", "CreateStack" | "UpdateStack") => (Deployment, &["stackName"]),
+        _ => return None,
+    };
+    Some(found)
+}
+
+impl CloudApiCall {
+    /// See [`purpose_of`].
+    pub fn purpose(&self) -> Option<Purpose> {
+        let prefix = self.service.split('.').next().unwrap_or(&self.service);
+        purpose_of(prefix, &self.action).map(|(p, _)| p)
     }
 }
 

@@ -15,7 +15,9 @@ pub mod origin;
 pub mod time;
 pub mod workload;
 
-pub use cloud_api::{CloudApiCall, Identity, IdentityKind, IssuedCredential, MetadataOptionsChange, SourceAddress};
+pub use cloud_api::{
+    purpose_of, CloudApiCall, Identity, IdentityKind, IssuedCredential, MetadataOptionsChange, Purpose, SourceAddress,
+};
 pub use fact::{Fact, Inventory};
 pub use host::{ConnectHttp, FlowSensor, HostSensor, NetFlow, Process, ProcessConnect, ProcessStart};
 pub use http::{HttpRequest, HttpSensor, WafDecision, WafRuleMatch};

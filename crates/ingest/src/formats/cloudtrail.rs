@@ -16,7 +16,7 @@ use std::borrow::Cow;
 
 use credtrail_event::{
     workload::classify_assumed_role_arn, Body, CloudApiCall, Event, FileId, Identity, IdentityKind, IssuedCredential,
-    MetadataOptionsChange, Origin, SourceAddress, Timestamp,
+    MetadataOptionsChange, Origin, Purpose, SourceAddress, Timestamp,
 };
 use serde::de::{IgnoredAny, MapAccess, SeqAccess};
 use serde::Deserialize;
@@ -328,8 +328,9 @@ impl<'de> Deserialize<'de> for BatchRecord {
                 let mut r = RawRecord::default();
                 let mut request = None;
                 let mut response = None;
+                let mut additional = None;
                 // One flag per field below, in order: a repeated key is left to the general path.
-                let mut seen = [false; 20];
+                let mut seen = [false; 21];
                 while let Some(RawKey(key)) = map.next_key()? {
                     let Some(key) = key else {
                         return Err(leave_to_general_path());
@@ -356,6 +357,7 @@ impl<'de> Deserialize<'de> for BatchRecord {
                         // The general path parses the first of these by itself, `null` included.
                         "requestParameters" => raw_value(&mut map, &mut request, &mut seen[18])?,
                         "responseElements" => raw_value(&mut map, &mut response, &mut seen[19])?,
+                        "additionalEventData" => raw_value(&mut map, &mut additional, &mut seen[20])?,
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -370,6 +372,7 @@ impl<'de> Deserialize<'de> for BatchRecord {
                 let subs = Subs::Raw {
                     request: request.as_ref().map(LazyValue::as_raw_str),
                     response: response.as_ref().map(LazyValue::as_raw_str),
+                    additional: additional.as_ref().map(LazyValue::as_raw_str),
                 };
                 let origin = Origin {
                     file: FileId(0),
@@ -654,12 +657,26 @@ fn build(raw: &RawRecord<'_>, subs: &Subs<'_>, origin: Origin) -> Result<Event, 
         identity,
         issued_credential: None,
         metadata_options: None,
+        target: None,
+        bytes_out: None,
     };
     if action == "AssumeRole" && call.identity.kind == Some(IdentityKind::AwsService) {
         call.issued_credential = issued_credential(subs, call.identity.invoked_by.as_deref());
     }
     if is_metadata_options_action(action) {
         call.metadata_options = metadata_options(subs);
+    }
+    let prefix = service.split('.').next().unwrap_or(service);
+    if let Some((purpose, keys)) = credtrail_event::purpose_of(prefix, action) {
+        call.target = call_target(subs, prefix, action, keys);
+        if purpose == Purpose::DataRead && prefix == "s3" {
+            call.bytes_out = sub_value(subs, "additionalEventData")
+                .as_ref()
+                .and_then(|v| v.get("bytesTransferredOut"))
+                .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                .filter(|b| b.is_finite() && *b >= 0.0)
+                .map(|b| b as u64);
+        }
     }
     Ok(Event {
         time,
@@ -676,6 +693,7 @@ enum Subs<'a> {
     Raw {
         request: Option<&'a str>,
         response: Option<&'a str>,
+        additional: Option<&'a str>,
     },
 }
 
@@ -687,9 +705,14 @@ fn sub_value(subs: &Subs<'_>, key: &str) -> Option<Value> {
             let v = find_top_level_value(buf, *span, key.as_bytes())?;
             serde_json::from_slice(&buf[v.start..v.end]).ok()
         }
-        Subs::Raw { request, response } => {
+        Subs::Raw {
+            request,
+            response,
+            additional,
+        } => {
             let text = match key {
                 "requestParameters" => request,
+                "additionalEventData" => additional,
                 _ => response,
             };
             serde_json::from_str((*text)?).ok()
@@ -720,6 +743,71 @@ fn issued_credential(subs: &Subs<'_>, invoked_by: Option<&str>) -> Option<Issued
             .to_string(),
         issuer: issuer.to_string(),
     })
+}
+
+/// Longest target kept: a `BatchGetSecretValue` of hundreds of ids is summarised, not copied.
+const TARGET_CAP: usize = 512;
+
+/// What a followed call acted on (see [`credtrail_event::Purpose`]): the values of `keys` in
+/// `requestParameters`, S3 objects as `s3://bucket/key`, and the instances `RunInstances`
+/// started (from `responseElements`, the request does not name them).
+fn call_target(subs: &Subs<'_>, prefix: &str, action: &str, keys: &[&str]) -> Option<String> {
+    if prefix == "ec2" && action == "RunInstances" {
+        let response = sub_value(subs, "responseElements")?;
+        let mut ids = Vec::new();
+        visit_objects(&response, &mut |obj| {
+            if let Some(id) = obj.get("instanceId").and_then(Value::as_str) {
+                ids.push(id.to_string());
+            }
+        });
+        return (!ids.is_empty()).then(|| cap_target(ids.join(",")));
+    }
+    let request = sub_value(subs, "requestParameters")?;
+    let mut parts: Vec<String> = Vec::new();
+    for key in keys {
+        let Some(value) = request.get(*key) else { continue };
+        let mut texts = Vec::new();
+        target_texts(value, &mut texts);
+        if !texts.is_empty() {
+            parts.push(texts.join(","));
+        }
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    let text = if prefix == "s3" {
+        format!("s3://{}", parts.join("/"))
+    } else {
+        parts.join(" ")
+    };
+    Some(cap_target(text))
+}
+
+/// Strings of a parameter value: a string, an array of strings, or SSM's
+/// `targets: [{"key": "InstanceIds", "values": […]}]`.
+fn target_texts(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| target_texts(v, out)),
+        Value::Object(obj) => {
+            if let Some(values) = obj.get("values").or_else(|| obj.get("Values")) {
+                target_texts(values, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn cap_target(mut text: String) -> String {
+    if text.len() > TARGET_CAP {
+        let mut end = TARGET_CAP;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 fn is_metadata_options_action(action: &str) -> bool {
@@ -1045,6 +1133,9 @@ mod tests {
         r#"{"eventTime":"2024-01-02T03:04:06Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRole","userIdentity":{"type":"AWSService","invokedBy":"ec2.amazonaws.com"},"responseElem\u0065nts":{"credentials":{"accessKeyId":"ASIA3"}}}"#,
         r#"{"eventTime":"2024-01-02T03:04:07Z","eventSource":"ec2.amazonaws.com","eventName":"ModifyInstanceMetadataOptions","requestParameters":{"ModifyInstanceMetadataOptionsRequest":{"InstanceId":"i-1","HttpTokens":"optional","HttpPutResponseHopLimit":"2"}},"responseElements":{"instanceId":"i-1"}}"#,
         r#"{"eventTime":"2024-01-02T03:04:07Z","eventSource":"ec2.amazonaws.com","eventName":"RunInstances","requestParameters":{"metadataOptions":{"httpTokens":"optional"}},"responseElements":{"instancesSet":{"items":[{"instanceId":"i-2"},{"instanceId":"i-3"}]}}}"#,
+        r#"{"eventTime":"2024-01-02T03:04:07Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","requestParameters":{"bucketName":"exports","key":"2026/customers.csv"},"additionalEventData":{"bytesTransferredOut":1048576.0}}"#,
+        r#"{"eventTime":"2024-01-02T03:04:07Z","eventSource":"ssm.amazonaws.com","eventName":"SendCommand","requestParameters":{"documentName":"AWS-RunShellScript","instanceIds":["i-786a3A8B5C0d92eF4"]}}"#,
+        r#"{"eventTime":"2024-01-02T03:04:07Z","eventSource":"iam.amazonaws.com","eventName":"AttachUserPolicy","requestParameters":{"userName":"svc-reporting","policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"},"errorCode":"AccessDenied"}"#,
         r#"{"eventTime":"2024-01-02T03:04:08Z","event\u004eame":"GetObject","eventSource":"s3.amazonaws.com"}"#,
         r#"{"eventTime":"2024-01-02T03:04:08Z","eventName":"A","eventName":"B","eventSource":"s3.amazonaws.com"}"#,
         r#"{"eventTime":"2024-01-02T03:04:08Z","eventName":"GetObject","eventSource":"s3.amazonaws.com","x":1,"x":2,"errorCode":"AccessDenied"}"#,
@@ -1122,7 +1213,7 @@ mod tests {
             assert_eq!(format!("{all:?}"), format!("{slow:?}"), "{rec}");
         }
         // The ordinary records, sub-objects and `null`s are read in one pass.
-        assert_eq!(batch_read, 9);
+        assert_eq!(batch_read, 12);
     }
 
     /// A corrupt line whose record array runs on over the next lines: the general path cites the
@@ -1137,6 +1228,67 @@ mod tests {
         assert_eq!(format!("{fast:?}"), format!("{slow:?}"));
         let lines: Vec<u64> = fast.events.iter().map(|e| e.origin.line).collect();
         assert_eq!(lines, [1, 2, 4, 4], "line 3's record cites line 4, as it always did");
+    }
+
+    fn call_of(record: &str) -> CloudApiCall {
+        let mut out = ParsedFile::default();
+        CloudTrail.parse(record.as_bytes(), FileId(0), &mut out);
+        match out.events.pop().map(|e| e.body) {
+            Some(Body::CloudApiCall(call)) => *call,
+            other => panic!("{record}: {other:?}"),
+        }
+    }
+
+    /// The calls an incident's T2 facts follow name what they acted on; others do not pay for it.
+    #[test]
+    fn followed_calls_name_their_target() {
+        let cases = [
+            (
+                BATCH_RECORDS[7],
+                Some("s3://exports/2026/customers.csv"),
+                Some(1_048_576),
+            ),
+            (BATCH_RECORDS[8], Some("i-786a3A8B5C0d92eF4"), None),
+            (
+                BATCH_RECORDS[9],
+                Some("svc-reporting arn:aws:iam::aws:policy/AdministratorAccess"),
+                None,
+            ),
+            (BATCH_RECORDS[6], Some("i-2,i-3"), None),
+            (BATCH_RECORDS[0], None, None),
+            (
+                r#"{"eventTime":"2024-01-02T03:04:07Z","eventSource":"ssm.amazonaws.com","eventName":"SendCommand","requestParameters":{"targets":[{"key":"InstanceIds","values":["i-1","i-2"]}]}}"#,
+                Some("i-1,i-2"),
+                None,
+            ),
+            (
+                r#"{"eventTime":"2024-01-02T03:04:07Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","requestParameters":{"bucketName":"b"},"additionalEventData":{"bytesTransferredOut":"12"}}"#,
+                Some("s3://b"),
+                Some(12),
+            ),
+        ];
+        for (record, target, bytes) in cases {
+            let call = call_of(record);
+            assert_eq!(call.target.as_deref(), target, "{record}");
+            assert_eq!(call.bytes_out, bytes, "{record}");
+        }
+        // Framed (a lone record) and batch reads agree.
+        let batch = call_of(&format!("{{\"Records\":[{}]}}", BATCH_RECORDS[7]));
+        assert_eq!(batch, call_of(BATCH_RECORDS[7]));
+    }
+
+    #[test]
+    fn an_overlong_target_is_cut_on_a_character_boundary() {
+        let ids: Vec<String> = (0..200).map(|i| format!("\"sécret-{i}\"")).collect();
+        let record = format!(
+            r#"{{"eventTime":"2024-01-02T03:04:07Z","eventSource":"secretsmanager.amazonaws.com","eventName":"BatchGetSecretValue","requestParameters":{{"secretIdList":[{}]}}}}"#,
+            ids.join(",")
+        );
+        let target = call_of(&record).target.unwrap_or_default();
+        assert!(
+            target.len() <= TARGET_CAP + '…'.len_utf8() && target.ends_with('…'),
+            "{target}"
+        );
     }
 
     proptest::proptest! {
