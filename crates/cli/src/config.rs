@@ -5,6 +5,8 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use credtrail_detect::{Policy, Suppression};
+use credtrail_event::Timestamp;
+use credtrail_triage::DeploymentWindow;
 use serde::Deserialize;
 
 #[derive(Debug, Default, Deserialize)]
@@ -18,6 +20,24 @@ pub struct ConfigFile {
     pub detect: DetectSettings,
     #[serde(default)]
     pub suppress: Vec<SuppressEntry>,
+    /// Declared changes: alerts wholly inside one are what the deployment does (triage closes
+    /// them as benign unless the credential was used elsewhere).
+    #[serde(default)]
+    pub deployment: Vec<DeploymentEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentEntry {
+    pub name: String,
+    /// RFC 3339 times.
+    pub start: String,
+    pub end: String,
+    /// Instances it covers; with `roles` also empty it covers every instance.
+    #[serde(default)]
+    pub instances: Vec<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -81,10 +101,49 @@ fn parse_net(text: &str) -> Result<ipnet::IpNet> {
         .with_context(|| format!("{text:?} is not an address or CIDR"))
 }
 
-pub fn load(path: &Path) -> Result<Policy> {
+/// Everything the config decides.
+#[derive(Debug, Default)]
+pub struct Settings {
+    pub policy: Policy,
+    pub deployment_windows: Vec<DeploymentWindow>,
+}
+
+pub fn load(path: &Path) -> Result<Settings> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config {}", path.display()))?;
-    let file: ConfigFile = toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;
-    resolve(file).with_context(|| format!("invalid config {}", path.display()))
+    let mut file: ConfigFile = toml::from_str(&text).with_context(|| format!("invalid config {}", path.display()))?;
+    let deployment_windows =
+        windows(std::mem::take(&mut file.deployment)).with_context(|| format!("invalid config {}", path.display()))?;
+    let policy = resolve(file).with_context(|| format!("invalid config {}", path.display()))?;
+    Ok(Settings {
+        policy,
+        deployment_windows,
+    })
+}
+
+pub fn windows(entries: Vec<DeploymentEntry>) -> Result<Vec<DeploymentWindow>> {
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(n, d)| {
+            let at = format!("[[deployment]] #{} ({:?})", n + 1, d.name);
+            let time = |field: &str, text: &str| {
+                Timestamp::parse_rfc3339(text)
+                    .with_context(|| format!("{at}: {field} {text:?} is not an RFC 3339 time (2026-09-14T00:00:00Z)"))
+            };
+            let start = time("start", &d.start)?;
+            let end = time("end", &d.end)?;
+            if end < start {
+                bail!("{at}: end {} is before start {}", d.end, d.start);
+            }
+            Ok(DeploymentWindow {
+                name: d.name,
+                start,
+                end,
+                instances: d.instances,
+                roles: d.roles,
+            })
+        })
+        .collect()
 }
 
 pub fn resolve(file: ConfigFile) -> Result<Policy> {
@@ -188,6 +247,33 @@ mod tests {
         .unwrap();
         assert_eq!(p.egress.len(), 2);
         assert_eq!(p.suppressions[0].instance.as_deref(), Some("i-0846f1d1bc19aaaf3"));
+    }
+
+    #[test]
+    fn deployment_windows_are_read_and_bad_times_named() {
+        let file: ConfigFile = toml::from_str(
+            r#"
+            [[deployment]]
+            name = "storefront 4.2 rollout"
+            start = "2026-09-14T10:00:00Z"
+            end = "2026-09-14T11:00:00Z"
+            instances = ["i-0d4c34ad7bfd4bc30"]
+            "#,
+        )
+        .unwrap();
+        let read = windows(file.deployment).unwrap();
+        assert_eq!(read[0].name, "storefront 4.2 rollout");
+        assert!(read[0].start < read[0].end);
+        let file: ConfigFile =
+            toml::from_str("[[deployment]]\nname = \"x\"\nstart = \"monday\"\nend = \"2026-09-14T11:00:00Z\"\n")
+                .unwrap();
+        let err = format!("{:#}", windows(file.deployment).unwrap_err());
+        assert!(err.contains("[[deployment]] #1") && err.contains("\"monday\""), "{err}");
+        let file: ConfigFile = toml::from_str(
+            "[[deployment]]\nname = \"x\"\nstart = \"2026-09-14T11:00:00Z\"\nend = \"2026-09-14T10:00:00Z\"\n",
+        )
+        .unwrap();
+        assert!(windows(file.deployment).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use credtrail_detect::{Knowledge, Policy, Severity, DETECTORS};
+use credtrail_detect::{Knowledge, Severity, DETECTORS};
 use credtrail_event::Timestamp;
 use credtrail_report::Report;
 
@@ -181,10 +181,11 @@ fn parse_time(flag: &str, text: &Option<String>) -> Result<Option<Timestamp>> {
 /// Scans and reports; with `only`, reports just the incident with that id, or the incident of
 /// the alert with that id.
 fn scan_command(args: ScanArgs, only: Option<String>) -> Result<u8> {
-    let policy = match &args.config {
+    let settings = match &args.config {
         Some(path) => config::load(path)?,
-        None => Policy::default(),
+        None => config::Settings::default(),
     };
+    let policy = settings.policy;
     // The bundled snapshot is loaded by the scan, beside reading the files; a file given with
     // --ip-ranges is loaded first, so that a bad one stops the run before it starts.
     let ranges = match &args.ip_ranges {
@@ -244,7 +245,12 @@ fn scan_command(args: ScanArgs, only: Option<String>) -> Result<u8> {
         );
     }
 
-    let mut incidents = credtrail_triage::incidents(&result.alerts);
+    let context = credtrail_triage::Context {
+        activity: Some(&result.activity),
+        inventory: Some(&result.inventory),
+        windows: &settings.deployment_windows,
+    };
+    let mut incidents = credtrail_triage::incidents(&result.alerts, &context);
     let mut alerts = std::mem::take(&mut result.alerts);
     if let Some(id) = &only {
         let Some(found) = incidents

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use credtrail_detect::{Alert, Engine, Knowledge, Severity, Suppressed};
+use credtrail_detect::{Activity, Alert, Engine, Knowledge, Severity, Suppressed};
 use credtrail_event::{Fact, FileId, Inventory, Timestamp};
 use credtrail_ingest::{discover, parse_file, Diagnostic, Format, InputSource};
 use credtrail_report::Summary;
@@ -31,6 +31,9 @@ pub struct ScanConfig {
 /// What a scan produced.
 pub struct ScanResult {
     pub alerts: Vec<Alert>,
+    /// What the workload credentials did, and what was done to instances: the incidents' facts.
+    pub activity: Activity,
+    pub inventory: Inventory,
     pub suppressed: Vec<Suppressed>,
     pub sources: Vec<String>,
     pub summary: Summary,
@@ -157,8 +160,9 @@ pub fn run(config: ScanConfig) -> Result<ScanResult> {
             .map_err(|_| anyhow::anyhow!("loading the bundled IP ranges failed"))?;
     }
     knowledge.inventory = Inventory::from_facts(&facts);
-    let alerts: Vec<Alert> = engine
-        .finish(&knowledge)
+    let findings = engine.finish(&knowledge);
+    let alerts: Vec<Alert> = findings
+        .alerts
         .into_iter()
         .filter(|a| a.severity >= config.min_severity)
         .collect();
@@ -175,6 +179,8 @@ pub fn run(config: ScanConfig) -> Result<ScanResult> {
     let nothing_read = !readable || (summary.records == 0 && summary.rejected_total() > 0);
     Ok(ScanResult {
         alerts,
+        activity: findings.activity,
+        inventory: std::mem::take(&mut knowledge.inventory),
         suppressed,
         sources,
         summary,

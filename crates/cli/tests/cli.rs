@@ -416,10 +416,33 @@ fn jsonl_lines_follow_the_contract() {
                 "answers",
                 "containment",
                 "first_evidence",
-                "last_evidence"
+                "last_evidence",
+                "duration_seconds",
+                "checks",
+                "facts"
             ]),
             "{i}"
         );
+        let facts: BTreeSet<&str> = i["facts"].as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            facts,
+            BTreeSet::from(["timeline", "credentials", "instances", "data_access"]),
+            "{i}"
+        );
+        let checks: Vec<&str> = i["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["check"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            checks,
+            ["allow-list", "baseline", "deployment window", "metadata posture"]
+        );
+        for moment in i["facts"]["timeline"].as_array().unwrap() {
+            assert!(is_rfc3339_utc(moment["time"].as_str().unwrap()), "{moment}");
+            assert!(moment["alert"].is_string() || moment["evidence"]["line"].is_u64() || moment["evidence"].is_null());
+        }
         assert!(i["id"].as_str().unwrap().starts_with("inc-"));
         for id in i["alerts"].as_array().unwrap() {
             let id = id.as_str().unwrap();

@@ -46,8 +46,8 @@ fn stratus_steal_instance_credentials_records_6_and_21_are_evidence_and_no_other
 }
 
 /// The Stratus detonation as an incident (issue #5): the stolen credential's alerts are one
-/// escalated incident whose answers name the attacker's address. (The timeline starting at the
-/// SSM command is not built yet: see the note on #5.)
+/// escalated incident whose answers name the attacker's address and whose timeline starts at the
+/// SSM command (record 1, `SendCommand` to the instance) that read the credential.
 #[test]
 fn stratus_steal_instance_credentials_is_one_escalated_incident_naming_the_attacker() {
     let file =
@@ -63,6 +63,35 @@ fn stratus_steal_instance_credentials_is_one_escalated_incident_naming_the_attac
     assert!(
         plan.contains("modify-instance-metadata-options") && plan.contains("i-786a3a8b5c0d92ef4"),
         "{plan}"
+    );
+    let timeline = incident["facts"]["timeline"].as_array().unwrap();
+    let first = &timeline[0];
+    assert_eq!(first["time"], "2024-08-02T08:23:24Z", "{first}");
+    assert!(
+        first["what"]
+            .as_str()
+            .unwrap()
+            .starts_with("ssm:SendCommand to i-786a3a8b5c0d92ef4 by arn:aws:iam::017622104382:user/christophe"),
+        "{first}"
+    );
+    assert_eq!(
+        first["evidence"]["index"], 1,
+        "the SendCommand is the file's first record"
+    );
+    assert_eq!(incident["first_evidence"], "2024-08-02T08:23:24Z");
+    // Every call of the stolen credential, from the attacker's address.
+    let calls: Vec<String> = incident["facts"]["credentials"][0]["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| format!("{} {} {}", c["source"], c["action"], c["attacker"]))
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            r#""18.236.253.47" "ec2:DescribeInstances" true"#,
+            r#""18.236.253.47" "sts:GetCallerIdentity" true"#
+        ]
     );
 }
 

@@ -92,6 +92,7 @@ fn alerts_of(parts: Vec<Vec<&Event>>) -> Vec<String> {
     };
     merged
         .finish(&knowledge)
+        .alerts
         .iter()
         .map(|a| format!("{} {:?} {:?} {:?}", a.id(), a.severity, a.reasons, a.evidence))
         .collect()

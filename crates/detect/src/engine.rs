@@ -4,6 +4,7 @@ use std::any::Any;
 
 use credtrail_event::{CloudRanges, Event, Inventory};
 
+use crate::activity::Activity;
 use crate::alert::{Alert, Severity};
 use crate::policy::Policy;
 use crate::rules;
@@ -103,17 +104,26 @@ pub static DETECTORS: &[&dyn AnyDetector] = &[
     &rules::imds_access_failures::ImdsAccessFailures,
 ];
 
-/// All detectors' partial states for one shard of the input.
+/// All detectors' partial states for one shard of the input, and the credential activity that
+/// incidents report.
 pub struct Engine {
     states: Vec<Box<dyn Any + Send>>,
+    activity: Activity,
 }
 
 impl Default for Engine {
     fn default() -> Self {
         Engine {
             states: DETECTORS.iter().map(|d| d.new_state()).collect(),
+            activity: Activity::default(),
         }
     }
+}
+
+/// What a scan decided: alerts in output order, and what the credentials did.
+pub struct Findings {
+    pub alerts: Vec<Alert>,
+    pub activity: Activity,
 }
 
 impl Engine {
@@ -121,21 +131,25 @@ impl Engine {
         for (detector, state) in DETECTORS.iter().zip(self.states.iter_mut()) {
             detector.observe(state.as_mut(), event);
         }
+        self.activity.observe(event);
     }
 
     pub fn merge(&mut self, other: Engine) {
         for ((detector, state), theirs) in DETECTORS.iter().zip(self.states.iter_mut()).zip(other.states) {
             detector.merge(state.as_mut(), theirs);
         }
+        self.activity.merge(other.activity);
     }
 
-    /// Runs every detector's decision and returns the alerts in output order.
-    pub fn finish(self, knowledge: &Knowledge) -> Vec<Alert> {
+    /// Runs every detector's decision.
+    pub fn finish(self, knowledge: &Knowledge) -> Findings {
         let mut alerts = Vec::new();
         for (detector, state) in DETECTORS.iter().zip(self.states) {
             detector.finish(state, knowledge, &mut alerts);
         }
         alerts.sort_by_cached_key(|a| a.sort_key());
-        alerts
+        let mut activity = self.activity;
+        activity.finish();
+        Findings { alerts, activity }
     }
 }

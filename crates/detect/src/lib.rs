@@ -6,6 +6,7 @@
 //! thread count. Adding a detector is one file in `rules/`, its `.md` documentation beside it,
 //! and one line in [`DETECTORS`].
 
+pub mod activity;
 pub mod alert;
 pub mod engine;
 pub mod evidence;
@@ -15,9 +16,10 @@ pub mod policy;
 pub mod rules;
 pub mod web;
 
+pub use activity::Activity;
 pub use alert::{Alert, Entities, Severity};
 pub use credtrail_event::Timestamp;
-pub use engine::{Detector, Engine, Knowledge, Merge, RuleMeta, DETECTORS};
+pub use engine::{Detector, Engine, Findings, Knowledge, Merge, RuleMeta, DETECTORS};
 pub use evidence::Evidence;
 pub use policy::{Policy, Suppressed, Suppression};
 

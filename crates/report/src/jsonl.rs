@@ -125,6 +125,84 @@ pub fn incident_json(report: &Report<'_>, incident: &credtrail_triage::Incident)
         })).collect::<Vec<_>>(),
         "first_evidence": incident.first_evidence.to_string(),
         "last_evidence": incident.last_evidence.to_string(),
+        "duration_seconds": (incident.last_evidence.millis() - incident.first_evidence.millis()) / 1000,
+        "checks": incident.checks.iter().map(|c| json!({
+            "check": c.name,
+            "outcome": c.outcome,
+        })).collect::<Vec<_>>(),
+        "facts": facts_json(report, &incident.facts),
+    })
+}
+
+fn origin_json(report: &Report<'_>, origin: &credtrail_event::Origin) -> Value {
+    json!({
+        "source": report.source(origin.file),
+        "line": origin.line,
+        "index": origin.index,
+    })
+}
+
+fn call_json(report: &Report<'_>, call: &credtrail_detect::activity::FollowedCall) -> Value {
+    json!({
+        "time": call.time.to_string(),
+        "action": call.action,
+        "target": call.target,
+        "source": call.source.to_string(),
+        "actor": call.actor,
+        "access_key": call.access_key,
+        "error": call.error,
+        "bytes": call.bytes,
+        "evidence": origin_json(report, &call.origin),
+    })
+}
+
+/// The T2 facts: timeline, the stolen credentials' calls, data read, privilege changes, posture.
+fn facts_json(report: &Report<'_>, facts: &credtrail_triage::Facts) -> Value {
+    let calls = |list: &[credtrail_detect::activity::FollowedCall]| -> Vec<Value> {
+        list.iter().map(|c| call_json(report, c)).collect()
+    };
+    json!({
+        "timeline": facts.timeline.iter().map(|m| json!({
+            "time": m.time.to_string(),
+            "what": m.what,
+            "alert": m.alert,
+            "evidence": m.origin.as_ref().map(|o| origin_json(report, o)),
+        })).collect::<Vec<_>>(),
+        "credentials": facts.credentials.iter().map(|c| json!({
+            "access_key": c.access_key,
+            "issued": c.issued.map(|t| t.to_string()),
+            "delivery": c.delivery,
+            "first_use": c.first_use.to_string(),
+            "last_use": c.last_use.to_string(),
+            "calls": c.calls.iter().map(|k| json!({
+                "source": k.source,
+                "attacker": k.attacker,
+                "action": k.action,
+                "count": k.count,
+                "denied": k.denied,
+                "first": k.first.to_string(),
+                "last": k.last.to_string(),
+            })).collect::<Vec<_>>(),
+            "reads": calls(&c.reads),
+            "reads_total": c.reads_total,
+            "bytes_read": c.bytes_read,
+            "privilege_changes": calls(&c.privilege_changes),
+            "commands": calls(&c.commands),
+        })).collect::<Vec<_>>(),
+        "instances": facts.instances.iter().map(|i| json!({
+            "instance": i.instance,
+            "http_tokens": i.http_tokens,
+            "hop_limit": i.hop_limit,
+            "metadata_changes": calls(&i.metadata_changes),
+            "commands": calls(&i.commands),
+        })).collect::<Vec<_>>(),
+        "data_access": {
+            "s3_objects": facts.data.s3_objects,
+            "s3_bytes": facts.data.s3_bytes,
+            "secrets": facts.data.secrets,
+            "parameters": facts.data.parameters,
+            "other": facts.data.other,
+        },
     })
 }
 

@@ -55,6 +55,29 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         for (n, a) in inc.answers.iter().enumerate() {
             writeln!(out, "{}. {}  \n   {}", n + 1, escape(a.question), escape(&a.answer))?;
         }
+        writeln!(out, "\n**Checks done**\n")?;
+        for check in &inc.checks {
+            writeln!(out, "- {}: {}", escape(check.name), escape(&check.outcome))?;
+        }
+        if !inc.facts.timeline.is_empty() {
+            writeln!(
+                out,
+                "\n**Timeline** ({})\n",
+                credtrail_triage::facts::human_duration(inc.facts.duration_seconds())
+            )?;
+            writeln!(out, "| time | what |")?;
+            writeln!(out, "|---|---|")?;
+            for m in &inc.facts.timeline {
+                writeln!(out, "| {} | {} |", m.time, escape(&m.what))?;
+            }
+        }
+        if !inc.facts.data.is_empty() {
+            writeln!(
+                out,
+                "\n**Data read with the stolen credential**: {}",
+                escape(&inc.facts.data.describe())
+            )?;
+        }
         if !inc.containment.is_empty() {
             writeln!(out, "\n**Containment, in order**\n")?;
             for (n, step) in inc.containment.iter().enumerate() {

@@ -31,6 +31,72 @@ fn paint(color: bool, style: Style, text: &str) -> String {
     }
 }
 
+/// Timeline entries printed per incident; jsonl and HTML have them all.
+const TIMELINE_SHOWN: usize = 25;
+
+/// Actions listed per source of a stolen credential.
+const ACTIONS_SHOWN: usize = 12;
+
+/// The T2 facts in brief: the timeline, what the stolen credential called from the attacker's
+/// places, and what it read.
+fn write_facts(facts: &credtrail_triage::Facts, out: &mut dyn Write) -> io::Result<()> {
+    if facts.timeline.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  timeline  {} entr(ies) over {}",
+        facts.timeline.len(),
+        credtrail_triage::facts::human_duration(facts.duration_seconds())
+    )?;
+    for moment in facts.timeline.iter().take(TIMELINE_SHOWN) {
+        writeln!(out, "            {}  {}", moment.time, safe(&moment.what))?;
+    }
+    if facts.timeline.len() > TIMELINE_SHOWN {
+        writeln!(
+            out,
+            "            … {} more (--format jsonl or html lists them all)",
+            facts.timeline.len() - TIMELINE_SHOWN
+        )?;
+    }
+    for credential in &facts.credentials {
+        let mut by_source: Vec<(&str, Vec<String>)> = Vec::new();
+        for call in credential.calls.iter().filter(|c| c.attacker) {
+            let entry = match by_source.iter_mut().find(|(s, _)| *s == call.source) {
+                Some(entry) => entry,
+                None => {
+                    by_source.push((&call.source, Vec::new()));
+                    by_source.last_mut().expect("just pushed")
+                }
+            };
+            let denied = if call.denied > 0 {
+                format!(", {} denied", call.denied)
+            } else {
+                String::new()
+            };
+            entry.1.push(format!("{} ×{}{denied}", call.action, call.count));
+        }
+        for (source, actions) in by_source {
+            let more = actions.len().saturating_sub(ACTIONS_SHOWN);
+            let mut text = actions.into_iter().take(ACTIONS_SHOWN).collect::<Vec<_>>().join(", ");
+            if more > 0 {
+                text.push_str(&format!(", … {more} more"));
+            }
+            writeln!(
+                out,
+                "  calls     {} from {}: {}",
+                safe(&credential.access_key),
+                safe(source),
+                safe(&text)
+            )?;
+        }
+    }
+    if !facts.data.is_empty() {
+        writeln!(out, "  data read {}", safe(&facts.data.describe()))?;
+    }
+    Ok(())
+}
+
 /// Incidents first: the decision, why, the runbook's answers and the plan, for the L1 analyst.
 fn write_incidents(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Result<()> {
     let bold = Style::new().bold();
@@ -67,6 +133,10 @@ fn write_incidents(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io:
             writeln!(out, "  Q{}        {}", n + 1, safe(a.question))?;
             writeln!(out, "            {}", safe(&a.answer))?;
         }
+        for check in &inc.checks {
+            writeln!(out, "  check     {}: {}", check.name, safe(&check.outcome))?;
+        }
+        write_facts(&inc.facts, out)?;
         for (n, step) in inc.containment.iter().enumerate() {
             writeln!(out, "  step {}    {}", n + 1, safe(&step.action))?;
             if let Some(cmd) = &step.command {

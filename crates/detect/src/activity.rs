@@ -1,0 +1,504 @@
+//! What workload credentials did and what was done to instances, kept while events stream by, so
+//! that an incident can list every call its stolen credential made (not only the calls an alert
+//! cites), what it read, which privileges it tried to change, how the credential was taken (a
+//! command sent to the instance) and what the instance's metadata posture became. Not a
+//! detector: it raises nothing.
+//!
+//! Memory: one record per workload access key (a tally per source and action, which stays small
+//! for a workload: a few addresses, tens of actions) and per instance that was sent a command or
+//! had its metadata options changed. Lists of individual calls are capped at [`LIST_CAP`], keeping
+//! the earliest, so the result does not depend on how events were split between threads.
+
+use std::collections::BTreeMap;
+
+use credtrail_event::{Body, CloudApiCall, Event, Origin, Purpose, SourceAddress, Timestamp};
+
+use crate::engine::{EntityMap, Merge};
+
+/// Calls of one kind kept per credential or instance. An attacker's S3 sweep can read thousands of
+/// objects; the first hundred and the totals tell the story.
+pub const LIST_CAP: usize = 100;
+
+/// One call worth naming in a timeline.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FollowedCall {
+    pub time: Timestamp,
+    /// `iam:CreateAccessKey`.
+    pub action: String,
+    pub target: Option<String>,
+    pub source: SourceAddress,
+    /// The caller's ARN.
+    pub actor: Option<String>,
+    pub access_key: Option<String>,
+    pub error: Option<String>,
+    pub bytes: Option<u64>,
+    pub origin: Origin,
+}
+
+impl FollowedCall {
+    fn of(event: &Event, call: &CloudApiCall) -> FollowedCall {
+        FollowedCall {
+            time: event.time,
+            action: call.qualified_action(),
+            target: call.target.clone(),
+            source: call.source.clone().unwrap_or(SourceAddress::Missing),
+            actor: call.identity.arn.clone(),
+            access_key: call.identity.access_key.clone(),
+            error: call.error_code.clone(),
+            bytes: call.bytes_out,
+            origin: event.origin,
+        }
+    }
+
+    pub fn denied(&self) -> bool {
+        self.error
+            .as_deref()
+            .is_some_and(credtrail_event::cloud_api::is_access_denied_code)
+    }
+}
+
+/// The earliest [`LIST_CAP`] items of a list, and how many there were in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capped<T> {
+    items: Vec<T>,
+    total: u64,
+}
+
+impl<T> Default for Capped<T> {
+    fn default() -> Self {
+        Capped {
+            items: Vec::new(),
+            total: 0,
+        }
+    }
+}
+
+impl<T: Ord> Capped<T> {
+    fn push(&mut self, item: T) {
+        self.total += 1;
+        self.items.push(item);
+        // Trimmed now and then rather than on every push; an item dropped here has LIST_CAP
+        // smaller ones already, so it cannot be among the earliest of the whole input.
+        if self.items.len() >= 2 * LIST_CAP {
+            self.trim();
+        }
+    }
+
+    fn trim(&mut self) {
+        self.items.sort();
+        self.items.dedup();
+        self.items.truncate(LIST_CAP);
+    }
+
+    fn merge(&mut self, other: Capped<T>) {
+        self.total += other.total;
+        self.items.extend(other.items);
+        self.trim();
+    }
+
+    /// The kept items, earliest first.
+    pub fn items(&self) -> &[T] {
+        &self.items
+    }
+
+    /// How many there were, kept or not.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    fn finish(&mut self) {
+        self.trim();
+    }
+}
+
+/// Calls of one action from one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub count: u64,
+    pub denied: u64,
+    pub first: Timestamp,
+    pub last: Timestamp,
+}
+
+impl Tally {
+    fn add(&mut self, other: &Tally) {
+        self.count += other.count;
+        self.denied += other.denied;
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
+    }
+}
+
+/// The data reads from one place.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reads {
+    pub calls: Capped<FollowedCall>,
+    /// S3 bytes read in all, over every read (kept or not).
+    pub bytes: u64,
+}
+
+/// Everything one workload credential (an access key) did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialActivity {
+    pub first: Timestamp,
+    pub last: Timestamp,
+    /// `sessionContext.ec2RoleDelivery` as logged ("1.0" = IMDSv1).
+    pub delivery: Option<String>,
+    /// Calls by source, then action.
+    pub calls: BTreeMap<SourceAddress, BTreeMap<String, Tally>>,
+    /// Data reads by source: kept apart so that the workload's own reads cannot crowd an
+    /// attacker's out of the capped list.
+    pub reads: BTreeMap<SourceAddress, Reads>,
+    pub privilege_changes: Capped<FollowedCall>,
+    /// Commands the credential sent to instances (lateral movement) and deployments it made.
+    pub commands: Capped<FollowedCall>,
+}
+
+impl CredentialActivity {
+    fn new(time: Timestamp) -> CredentialActivity {
+        CredentialActivity {
+            first: time,
+            last: time,
+            delivery: None,
+            calls: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            privilege_changes: Capped::default(),
+            commands: Capped::default(),
+        }
+    }
+
+    fn merge(&mut self, other: CredentialActivity) {
+        self.first = self.first.min(other.first);
+        self.last = self.last.max(other.last);
+        // The smallest of what was logged: any choice made the same way on every shard will do.
+        self.delivery = match (self.delivery.take(), other.delivery) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for (source, actions) in other.calls {
+            let mine = self.calls.entry(source).or_default();
+            for (action, tally) in actions {
+                mine.entry(action).and_modify(|t| t.add(&tally)).or_insert(tally);
+            }
+        }
+        for (source, reads) in other.reads {
+            let mine = self.reads.entry(source).or_default();
+            mine.calls.merge(reads.calls);
+            mine.bytes += reads.bytes;
+        }
+        self.privilege_changes.merge(other.privilege_changes);
+        self.commands.merge(other.commands);
+    }
+}
+
+/// What was done to one instance from the control plane.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceActivity {
+    /// SSM Run Command, Session Manager and EC2 Instance Connect calls naming the instance.
+    pub commands: Capped<FollowedCall>,
+    /// Metadata options set on the instance (`ModifyInstanceMetadataOptions`, `RunInstances`).
+    pub metadata_changes: Capped<FollowedCall>,
+}
+
+/// The activity state: built by [`Activity::observe`], merged across threads, read by triage.
+#[derive(Debug, Default)]
+pub struct Activity {
+    credentials: EntityMap<String, CredentialActivity>,
+    /// Access key → when EC2 or ECS issued it (`sts:AssumeRole` invoked by the service).
+    issued: EntityMap<String, Timestamp>,
+    /// Instance id in lower case (CloudTrail keeps the case the caller typed) → activity.
+    instances: EntityMap<String, InstanceActivity>,
+    deployments: Capped<FollowedCall>,
+    /// Scratch for the qualified action name, so that tallying a call does not allocate.
+    scratch: String,
+}
+
+impl Activity {
+    pub fn observe(&mut self, event: &Event) {
+        let Body::CloudApiCall(call) = &event.body else {
+            return;
+        };
+        if let Some(issued) = &call.issued_credential {
+            self.issued
+                .entry(issued.access_key.clone())
+                .and_modify(|t| *t = (*t).min(event.time))
+                .or_insert(event.time);
+        }
+        let purpose = call.purpose();
+        if let Some(change) = &call.metadata_options {
+            for instance in change.target.iter().flat_map(|t| t.split(',')) {
+                if instance.starts_with("i-") || instance.starts_with("I-") {
+                    self.instance(instance)
+                        .metadata_changes
+                        .push(FollowedCall::of(event, call));
+                }
+            }
+        }
+        match purpose {
+            Some(Purpose::RemoteCommand) => {
+                for instance in call.target.iter().flat_map(|t| t.split(',')) {
+                    if instance.starts_with("i-") || instance.starts_with("mi-") {
+                        self.instance(instance).commands.push(FollowedCall::of(event, call));
+                    }
+                }
+            }
+            Some(Purpose::Deployment) => self.deployments.push(FollowedCall::of(event, call)),
+            _ => {}
+        }
+        if call.workload.is_none() {
+            return;
+        }
+        let Some(key) = call.identity.access_key.as_deref() else {
+            return;
+        };
+        let record = match self.credentials.get_mut(key) {
+            Some(record) => record,
+            None => self
+                .credentials
+                .entry(key.to_string())
+                .or_insert_with(|| CredentialActivity::new(event.time)),
+        };
+        record.first = record.first.min(event.time);
+        record.last = record.last.max(event.time);
+        if let Some(delivery) = &call.identity.role_delivery {
+            if record.delivery.as_ref().is_none_or(|d| delivery < d) {
+                record.delivery = Some(delivery.clone());
+            }
+        }
+        let source = call.source.as_ref().unwrap_or(&SourceAddress::Missing);
+        let actions = match record.calls.get_mut(source) {
+            Some(actions) => actions,
+            None => record.calls.entry(source.clone()).or_default(),
+        };
+        let action = call.qualified_action_in(&mut self.scratch);
+        let denied = u64::from(call.is_access_denied());
+        match actions.get_mut(action) {
+            Some(tally) => tally.add(&Tally {
+                count: 1,
+                denied,
+                first: event.time,
+                last: event.time,
+            }),
+            None => {
+                actions.insert(
+                    action.to_string(),
+                    Tally {
+                        count: 1,
+                        denied,
+                        first: event.time,
+                        last: event.time,
+                    },
+                );
+            }
+        }
+        match purpose {
+            Some(Purpose::DataRead) => {
+                let reads = record.reads.entry(source.clone()).or_default();
+                reads.bytes += call.bytes_out.unwrap_or(0);
+                reads.calls.push(FollowedCall::of(event, call));
+            }
+            Some(Purpose::PrivilegeChange) => record.privilege_changes.push(FollowedCall::of(event, call)),
+            Some(Purpose::RemoteCommand | Purpose::Deployment) => record.commands.push(FollowedCall::of(event, call)),
+            None => {}
+        }
+    }
+
+    fn instance(&mut self, id: &str) -> &mut InstanceActivity {
+        self.instances.entry(id.to_ascii_lowercase()).or_default()
+    }
+
+    /// Puts every capped list in its final order; called once, after the last merge.
+    pub fn finish(&mut self) {
+        for record in self.credentials.values_mut() {
+            record.reads.values_mut().for_each(|r| r.calls.finish());
+            record.privilege_changes.finish();
+            record.commands.finish();
+        }
+        for record in self.instances.values_mut() {
+            record.commands.finish();
+            record.metadata_changes.finish();
+        }
+        self.deployments.finish();
+    }
+
+    pub fn credential(&self, access_key: &str) -> Option<&CredentialActivity> {
+        self.credentials.get(access_key)
+    }
+
+    /// When EC2 or ECS issued the credential, if the trail holds its `AssumeRole`.
+    pub fn issued(&self, access_key: &str) -> Option<Timestamp> {
+        self.issued.get(access_key).copied()
+    }
+
+    pub fn instance_activity(&self, instance: &str) -> Option<&InstanceActivity> {
+        self.instances.get(&instance.to_ascii_lowercase())
+    }
+
+    /// Deployments seen in the trail (CodeDeploy, ECS, RunInstances, stacks, instance refreshes),
+    /// earliest first.
+    pub fn deployments(&self) -> &[FollowedCall] {
+        self.deployments.items()
+    }
+}
+
+impl Merge for Activity {
+    fn merge(&mut self, other: Activity) {
+        for (key, record) in other.credentials {
+            match self.credentials.get_mut(&key) {
+                Some(mine) => mine.merge(record),
+                None => {
+                    self.credentials.insert(key, record);
+                }
+            }
+        }
+        for (key, time) in other.issued {
+            self.issued
+                .entry(key)
+                .and_modify(|t| *t = (*t).min(time))
+                .or_insert(time);
+        }
+        for (key, record) in other.instances {
+            let mine = self.instances.entry(key).or_default();
+            mine.commands.merge(record.commands);
+            mine.metadata_changes.merge(record.metadata_changes);
+        }
+        self.deployments.merge(other.deployments);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credtrail_event::{FileId, Identity, IdentityKind, Workload, WorkloadKind};
+
+    fn call(minute: i64, action: &str, key: &str, source: &str, target: Option<&str>) -> Event {
+        let (service, action) = action.split_once(':').unwrap_or(("s3", action));
+        Event {
+            time: Timestamp::from_millis(1_788_000_000_000 + minute * 60_000),
+            origin: Origin {
+                file: FileId(0),
+                line: minute as u64 + 1,
+                index: minute as u64 + 1,
+            },
+            body: Body::CloudApiCall(Box::new(CloudApiCall {
+                service: format!("{service}.amazonaws.com"),
+                action: action.to_string(),
+                identity: Identity {
+                    kind: Some(IdentityKind::AssumedRole),
+                    access_key: Some(key.to_string()),
+                    role_delivery: Some("1.0".into()),
+                    ..Default::default()
+                },
+                workload: Some(Workload {
+                    kind: WorkloadKind::Ec2Instance,
+                    id: "i-0123456789abcdef0".into(),
+                    role: "web".into(),
+                }),
+                source: Some(SourceAddress::classify(source)),
+                target: target.map(str::to_string),
+                bytes_out: target.map(|_| 100),
+                error_code: (action == "CreateUser").then(|| "AccessDenied".to_string()),
+                ..Default::default()
+            })),
+        }
+    }
+
+    fn events() -> Vec<Event> {
+        let mut events = vec![
+            call(0, "sts:GetCallerIdentity", "ASIA1", "198.51.100.7", None),
+            call(1, "iam:CreateUser", "ASIA1", "198.51.100.7", Some("eve")),
+            call(2, "ssm:SendCommand", "ASIA1", "198.51.100.7", Some("i-0AAA,i-0bbb")),
+        ];
+        for minute in 3..(3 + 3 * LIST_CAP as i64) {
+            events.push(call(minute, "s3:GetObject", "ASIA1", "198.51.100.7", Some("s3://b/k")));
+        }
+        events.push(call(5, "s3:ListBuckets", "ASIA2", "10.0.0.1", None));
+        events
+    }
+
+    fn summary(activity: &Activity) -> String {
+        let mut keys: Vec<_> = activity.credentials.iter().collect();
+        keys.sort_by(|a, b| a.0.cmp(b.0));
+        let mut instances: Vec<_> = activity.instances.iter().collect();
+        instances.sort_by(|a, b| a.0.cmp(b.0));
+        format!("{keys:?} {instances:?} {:?}", activity.deployments)
+    }
+
+    #[test]
+    fn a_credentials_calls_are_tallied_and_its_reads_capped_to_the_earliest() {
+        let mut activity = Activity::default();
+        for e in events() {
+            activity.observe(&e);
+        }
+        activity.finish();
+        let record = activity.credential("ASIA1").expect("ASIA1 is a workload credential");
+        let from: SourceAddress = SourceAddress::classify("198.51.100.7");
+        let tally = record.calls[&from]["s3:GetObject"];
+        assert_eq!(tally.count, 3 * LIST_CAP as u64);
+        assert_eq!(record.calls[&from]["iam:CreateUser"].denied, 1);
+        let reads = &record.reads[&from];
+        assert_eq!(reads.calls.total(), 3 * LIST_CAP as u64);
+        assert_eq!(reads.calls.items().len(), LIST_CAP);
+        assert_eq!(reads.calls.items()[0].time, tally.first, "the earliest reads are kept");
+        assert_eq!(reads.bytes, 300 * LIST_CAP as u64);
+        assert_eq!(record.privilege_changes.items()[0].target.as_deref(), Some("eve"));
+        assert_eq!(record.delivery.as_deref(), Some("1.0"));
+        // Instance ids are matched whatever case the caller typed.
+        assert_eq!(
+            activity.instance_activity("i-0aaa").map(|i| i.commands.total()),
+            Some(1)
+        );
+        assert_eq!(
+            activity.instance_activity("i-0BBB").map(|i| i.commands.total()),
+            Some(1)
+        );
+        assert!(activity.credential("ASIA2").is_some());
+    }
+
+    #[test]
+    fn any_split_and_merge_order_gives_the_same_activity() {
+        let events = events();
+        let mut whole = Activity::default();
+        for e in &events {
+            whole.observe(e);
+        }
+        whole.finish();
+        for parts in [2, 3, 7] {
+            let mut shards: Vec<Activity> = (0..parts).map(|_| Activity::default()).collect();
+            for (i, e) in events.iter().enumerate().rev() {
+                shards[(i * 5) % parts].observe(e);
+            }
+            let mut merged = shards.pop().unwrap_or_default();
+            while let Some(mut next) = shards.pop() {
+                next.merge(merged);
+                merged = next;
+            }
+            merged.finish();
+            assert_eq!(summary(&merged), summary(&whole), "{parts} shards");
+        }
+    }
+
+    #[test]
+    fn calls_by_people_are_not_credential_activity_but_their_commands_to_instances_are_kept() {
+        let mut e = call(
+            0,
+            "ssm:SendCommand",
+            "AKIAUSER",
+            "198.51.100.9",
+            Some("i-786a3A8B5C0d92eF4"),
+        );
+        if let Body::CloudApiCall(c) = &mut e.body {
+            c.workload = None;
+            c.identity.kind = Some(IdentityKind::IamUser);
+        }
+        let mut activity = Activity::default();
+        activity.observe(&e);
+        assert!(activity.credential("AKIAUSER").is_none());
+        let sent = activity
+            .instance_activity("i-786a3a8b5c0d92ef4")
+            .map(|i| i.commands.items().to_vec())
+            .unwrap_or_default();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].action, "ssm:SendCommand");
+    }
+}
