@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use serde_json::Value;
-use support::{evidence, scan, severity_rank, shared};
+use support::{evidence, golden, incident_digest, scan, severity_rank, shared};
 
 const EXFIL: &str = "instance-credential-exfiltration";
 
@@ -347,5 +347,24 @@ fn generated_corpus_scenarios_are_one_incident_each_and_theft_is_escalated() {
         } else {
             assert!(!decisions.contains("close_benign"), "{scenario}: {decisions:?}");
         }
+    }
+    // What each attack scenario's incidents say, reviewed as a golden file: the generator is
+    // deterministic for a size and seed, so any change here is a change in credtrail.
+    let digests: BTreeMap<&String, Vec<Value>> = per_scenario
+        .iter()
+        .map(|(scenario, ids)| {
+            let digests = ids
+                .iter()
+                .map(|id| {
+                    let incident = result.incidents.iter().find(|i| i["id"] == id.as_str()).unwrap();
+                    incident_digest(incident, &result.alerts)
+                })
+                .collect();
+            (scenario, digests)
+        })
+        .collect();
+    let golden_file = support::repo().join("testdata/golden/generated-5M-incidents.json");
+    if let Err(why) = golden(&golden_file, &serde_json::to_value(digests).unwrap()) {
+        panic!("{why}");
     }
 }

@@ -90,20 +90,29 @@ fn alerts_of(parts: Vec<Vec<&Event>>) -> Vec<String> {
         ranges: credtrail_ingest::ip_ranges::bundled(),
         ..Default::default()
     };
-    merged
-        .finish(&knowledge)
+    let findings = merged.finish(&knowledge);
+    let context = credtrail_triage::Context {
+        activity: Some(&findings.activity),
+        ..Default::default()
+    };
+    // Incidents with their facts (every call, read and change of the stolen credentials) must
+    // not depend on the split either.
+    let incidents = credtrail_triage::incidents(&findings.alerts, &context);
+    findings
         .alerts
         .iter()
         .map(|a| format!("{} {:?} {:?} {:?}", a.id(), a.severity, a.reasons, a.evidence))
+        .chain(incidents.iter().map(|i| format!("{i:?}")))
         .collect()
 }
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
-    /// Events dealt to workers at random, in random order, merged in reverse: the same alerts.
+    /// Events dealt to workers at random, in random order, merged in reverse: the same alerts and
+    /// the same incidents.
     #[test]
-    fn any_partition_of_events_merges_to_the_same_alerts(seed in any::<u64>(), workers in 1usize..6) {
+    fn any_partition_of_events_merges_to_the_same_alerts_and_incidents(seed in any::<u64>(), workers in 1usize..6) {
         let events = all_events();
         let whole = alerts_of(vec![events.iter().collect()]);
         prop_assert!(!whole.is_empty());

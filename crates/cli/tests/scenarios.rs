@@ -2,14 +2,15 @@
 //! (CloudTrail and optional inventory), an optional `config.toml`, and `expect.json` saying how many
 //! alerts of the rule the input must raise, with which variant, severity bounds and evidence
 //! (1-based record indexes in `input/cloudtrail.json`, or in the file `evidence_file` names). `tp` scenarios must raise the rule, `tn`
-//! scenarios must not.
+//! scenarios must not. `incidents.golden.json` is what the scenario's incidents say (see
+//! `support::incident_digest`); `CREDTRAIL_BLESS=1 cargo test` rewrites it after a review.
 
 mod support;
 
 use std::path::Path;
 
 use serde_json::Value;
-use support::{evidence, repo, scan, severity_rank};
+use support::{evidence, golden, incident_digest, repo, scan, severity_rank};
 
 fn check(dir: &Path, kind: &str) -> Result<(), String> {
     let expect: Value = serde_json::from_slice(&std::fs::read(dir.join("expect.json")).map_err(|e| e.to_string())?)
@@ -74,7 +75,13 @@ fn check(dir: &Path, kind: &str) -> Result<(), String> {
             return Err("an alert without reasons".into());
         }
     }
-    Ok(())
+    // The incidents the scenario makes, reviewed as a golden file beside it.
+    let digests: Vec<Value> = result
+        .incidents
+        .iter()
+        .map(|i| incident_digest(i, &result.alerts))
+        .collect();
+    golden(&dir.join("incidents.golden.json"), &Value::Array(digests))
 }
 
 #[test]

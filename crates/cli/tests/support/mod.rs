@@ -93,3 +93,66 @@ pub fn severity_rank(s: &str) -> u8 {
         other => panic!("unknown severity {other}"),
     }
 }
+
+/// What an incident says, without ids or paths: decision, severity, the rules of its alerts, the
+/// rubric's reasons, the checks' outcomes, the timeline, the plan and the data read. Golden files
+/// hold these, so that a change in any of them is reviewed.
+pub fn incident_digest(incident: &Value, alerts: &[Value]) -> Value {
+    let members: std::collections::BTreeSet<&str> = incident["alerts"]
+        .as_array()
+        .expect("alert ids")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let rules: std::collections::BTreeSet<String> = alerts
+        .iter()
+        .filter(|a| a["id"].as_str().is_some_and(|id| members.contains(id)))
+        .map(|a| match a["variant"].as_str() {
+            Some(v) => format!("{} ({v})", a["rule"].as_str().unwrap_or("?")),
+            None => a["rule"].as_str().unwrap_or("?").to_string(),
+        })
+        .collect();
+    let texts = |list: &Value, key: &str| -> Vec<Value> {
+        list.as_array()
+            .map(|l| l.iter().map(|x| x[key].clone()).collect())
+            .unwrap_or_default()
+    };
+    serde_json::json!({
+        "decision": incident["escalation"]["decision"],
+        "severity": incident["severity"],
+        "first_evidence": incident["first_evidence"],
+        "last_evidence": incident["last_evidence"],
+        "rules": rules,
+        "reasons": incident["escalation"]["reasons"],
+        "answers": texts(&incident["answers"], "answer"),
+        "checks": incident["checks"].as_array().map(|l| l.iter().map(|c| format!("{}: {}", c["check"].as_str().unwrap_or("?"), c["outcome"].as_str().unwrap_or("?"))).collect::<Vec<_>>()),
+        "timeline": incident["facts"]["timeline"].as_array().map(|l| l.iter().map(|m| format!("{} {}", m["time"].as_str().unwrap_or("?"), m["what"].as_str().unwrap_or("?"))).collect::<Vec<_>>()),
+        "data_access": incident["facts"]["data_access"],
+        "containment": texts(&incident["containment"], "action"),
+    })
+}
+
+/// Compares `value` with the golden file at `path`; with `CREDTRAIL_BLESS=1` writes it instead.
+pub fn golden(path: &Path, value: &Value) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())? + "\n";
+    if std::env::var_os("CREDTRAIL_BLESS").is_some_and(|v| v == "1") {
+        return std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    let want =
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {e} (CREDTRAIL_BLESS=1 writes it)", path.display()))?;
+    if want != text {
+        let first = want
+            .lines()
+            .zip(text.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.lines().count().min(text.lines().count()));
+        return Err(format!(
+            "{} differs from this run at line {}:\n  golden: {}\n  now:    {}\n(review, then CREDTRAIL_BLESS=1 to accept)",
+            path.display(),
+            first + 1,
+            want.lines().nth(first).unwrap_or("<end>"),
+            text.lines().nth(first).unwrap_or("<end>")
+        ));
+    }
+    Ok(())
+}
