@@ -1,10 +1,12 @@
-//! Which alerts belong together: shared access key, instance or outside address, within
+//! Which alerts belong together: shared access key, instance, process or outside address, within
 //! [`crate::GAP_SECONDS`] of each other in event time.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use credtrail_detect::Alert;
+
+use crate::ROUTINE_HOST_RULES;
 
 /// Union-find over alert indexes.
 struct Sets(Vec<usize>);
@@ -40,8 +42,17 @@ fn keys(alert: &Alert) -> Vec<String> {
     if let Some(k) = &e.access_key {
         keys.push(format!("key:{k}"));
     }
-    if let Some(i) = &e.instance {
+    // A routine reader (a low host finding: an SDK or service not yet allow-listed) reads the
+    // service all day; joined by its instance it would stretch the attack's incident over days
+    // and bury it in noise. It stays an incident of its own, to be allow-listed.
+    let routine = alert.severity <= credtrail_detect::Severity::Low && ROUTINE_HOST_RULES.contains(&alert.rule);
+    if let Some(i) = e.instance.as_ref().filter(|_| !routine) {
         keys.push(format!("instance:{}", i.to_ascii_lowercase()));
+    }
+    // The same process on the same host is one story, routine or not: a legacy tool's reads, its
+    // failures and its volume belong together.
+    if let (Some(host), Some(process)) = (e.host.as_ref().or(e.instance.as_ref()), &e.process) {
+        keys.push(format!("process:{}:{process}", host.to_ascii_lowercase()));
     }
     if let Some(ip) = e.source_ip.as_deref().and_then(outside_address) {
         keys.push(format!("ip:{ip}"));

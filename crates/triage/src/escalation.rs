@@ -23,6 +23,7 @@ use credtrail_detect::{Alert, Severity};
 
 use crate::checks::Window;
 use crate::facts::Facts;
+use crate::ROUTINE_HOST_RULES;
 
 /// What the L1 analyst should do with the incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -48,12 +49,6 @@ pub struct Escalation {
     /// The rubric rules that fired, in words.
     pub reasons: Vec<String>,
 }
-
-const ROUTINE_HOST_RULES: &[&str] = &[
-    "imds-credential-read-unexpected-process",
-    "imds-access-from-container",
-    "imds-access-volume-anomaly",
-];
 
 pub fn decide(group: &[&Alert], facts: &Facts, window: &Window) -> Escalation {
     let mut reasons = Vec::new();

@@ -34,6 +34,13 @@ pub(crate) const ATTACKER_RULES: &[&str] = &[
     "imds-access-failures",
 ];
 
+/// Host findings about routine readers when low: a service or SDK not yet allow-listed.
+pub(crate) const ROUTINE_HOST_RULES: &[&str] = &[
+    "imds-credential-read-unexpected-process",
+    "imds-access-from-container",
+    "imds-access-volume-anomaly",
+];
+
 /// A change the organisation expects (config `[[deployment]]`): alerts wholly inside it, about
 /// its instances or roles, are what the deployment does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -582,5 +589,29 @@ mod tests {
         // Two hours after the launch it is no longer the bootstrap.
         let found = incidents(&[routine_read(120)], &context);
         assert_eq!(found[0].escalation.decision, Decision::Monitor);
+    }
+
+    /// Regression: a routine reader of the same instance, low and all day long, stretched the S1
+    /// chain's incident over two days; the same process's failures must still join its reads.
+    #[test]
+    fn a_routine_reader_stays_out_of_the_chain_but_joins_its_own_process() {
+        let mut alerts = chain();
+        let mut routine = routine_read(-600);
+        routine.severity = Severity::Low;
+        routine.entities.process = Some("/usr/bin/python3.7 (pid 2788)".into());
+        alerts.push(routine.clone());
+        let found = incidents(&alerts, &Context::default());
+        assert_eq!(found.len(), 2, "{found:#?}");
+        let chain_incident = found.iter().find(|i| i.alerts.len() == 4).expect("the chain");
+        assert_eq!(chain_incident.first_evidence, alerts[0].first_seen);
+        let mut failures = alert(
+            "imds-access-failures",
+            Severity::Medium,
+            -590,
+            on("i-0a1b2c3d4e5f60718", None, None),
+        );
+        failures.entities.process = routine.entities.process.clone();
+        let found = incidents(&[routine, failures], &Context::default());
+        assert_eq!(found.len(), 1, "{found:#?}");
     }
 }
