@@ -49,10 +49,14 @@ fn keys(alert: &Alert) -> Vec<String> {
     if let Some(i) = e.instance.as_ref().filter(|_| !routine) {
         keys.push(format!("instance:{}", i.to_ascii_lowercase()));
     }
-    // The same process on the same host is one story, routine or not: a legacy tool's reads, its
-    // failures and its volume belong together.
-    if let (Some(host), Some(process)) = (e.host.as_ref().or(e.instance.as_ref()), &e.process) {
-        keys.push(format!("process:{}:{process}", host.to_ascii_lowercase()));
+    // A routine reader's own volume and failures belong with it (a legacy tool's reads, its 401s
+    // and its burst are one story). An attack through the same process (an SSRF through the
+    // application whose SDK also reads its role) is another: the routine reads are its baseline.
+    let behaviour = matches!(alert.rule, "imds-access-volume-anomaly" | "imds-access-failures");
+    if routine || behaviour {
+        if let (Some(host), Some(process)) = (e.host.as_ref().or(e.instance.as_ref()), &e.process) {
+            keys.push(format!("process:{}:{process}", host.to_ascii_lowercase()));
+        }
     }
     if let Some(ip) = e.source_ip.as_deref().and_then(outside_address) {
         keys.push(format!("ip:{ip}"));

@@ -611,7 +611,19 @@ mod tests {
             on("i-0a1b2c3d4e5f60718", None, None),
         );
         failures.entities.process = routine.entities.process.clone();
-        let found = incidents(&[routine, failures], &Context::default());
+        let found = incidents(&[routine.clone(), failures], &Context::default());
         assert_eq!(found.len(), 1, "{found:#?}");
+        // Regression (1G set, B11): the application process an SSRF went through also refreshes
+        // its SDK credentials all day; those routine reads are not part of the attack.
+        let mut abused = alert(
+            "imds-credential-read-unexpected-process",
+            Severity::High,
+            5,
+            on("i-0a1b2c3d4e5f60718", None, None),
+        );
+        abused.variant = Some("web_process");
+        abused.entities.process = routine.entities.process.clone();
+        let found = incidents(&[routine, abused], &Context::default());
+        assert_eq!(found.len(), 2, "{found:#?}");
     }
 }
