@@ -1,5 +1,6 @@
-//! Which alerts belong together: shared access key, instance, process or outside address, within
-//! [`crate::GAP_SECONDS`] of each other in event time.
+//! Which alerts belong together: shared access key or outside address within
+//! [`crate::GAP_SECONDS`] of each other in event time, shared instance or process within
+//! [`crate::INSTANCE_GAP_SECONDS`].
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -64,6 +65,14 @@ fn keys(alert: &Alert) -> Vec<String> {
     keys
 }
 
+fn gap_of(key: &str) -> i64 {
+    if key.starts_with("instance:") || key.starts_with("process:") {
+        crate::INSTANCE_GAP_SECONDS
+    } else {
+        crate::GAP_SECONDS
+    }
+}
+
 /// Groups of alert indexes, each sorted, the groups ordered by their first member.
 pub fn groups(alerts: &[Alert]) -> Vec<Vec<usize>> {
     let mut sets = Sets((0..alerts.len()).collect());
@@ -73,7 +82,7 @@ pub fn groups(alerts: &[Alert]) -> Vec<Vec<usize>> {
             by_key.entry(key).or_default().push(i);
         }
     }
-    for members in by_key.values_mut() {
+    for (key, members) in by_key.iter_mut() {
         members.sort_by_key(|&i| (alerts[i].first_seen, i));
         // Consecutive alerts of a key join when the later starts within the gap of the
         // latest end seen so far: a chain of events, not everything that ever shared the key.
@@ -81,7 +90,7 @@ pub fn groups(alerts: &[Alert]) -> Vec<Vec<usize>> {
         let mut previous = None;
         for &i in members.iter() {
             if let (Some(end), Some(p)) = (latest_end, previous) {
-                if alerts[i].first_seen.millis() - end <= crate::GAP_SECONDS * 1000 {
+                if alerts[i].first_seen.millis() - end <= gap_of(key) * 1000 {
                     sets.union(p, i);
                 }
             }

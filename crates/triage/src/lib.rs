@@ -81,9 +81,15 @@ pub struct Incident {
     pub containment: Vec<Step>,
 }
 
-/// Alerts further apart than this in event time are separate incidents even when they share an
-/// entity: a week-old recon of the same role is another story.
+/// Alerts further apart than this in event time are separate incidents even when they share a
+/// credential or an attacker's address: a week-old recon of the same role is another story.
 pub const GAP_SECONDS: i64 = 24 * 3600;
+
+/// Alerts that share only an instance (or a process on it) join within this gap: a credential
+/// read from the instance metadata service is valid for about six hours
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html>), so its
+/// read and its use fall within it; two attacks on one busy web tier a day apart are two stories.
+pub const INSTANCE_GAP_SECONDS: i64 = 6 * 3600;
 
 /// Turns alerts (in output order) into incidents, most urgent first.
 pub fn incidents(alerts: &[Alert], context: &Context<'_>) -> Vec<Incident> {
@@ -625,5 +631,27 @@ mod tests {
         abused.entities.process = routine.entities.process.clone();
         let found = incidents(&[routine, abused], &Context::default());
         assert_eq!(found.len(), 2, "{found:#?}");
+    }
+
+    /// Regression (1G set): two attacks on one web instance a day apart, with different
+    /// credentials and attackers, were one incident through the instance alone.
+    #[test]
+    fn an_instance_alone_joins_within_a_credentials_lifetime_not_a_day() {
+        let first = alert(
+            "instance-credential-exfiltration",
+            Severity::High,
+            0,
+            on("i-0a1b2c3d4e5f60718", Some("198.51.100.23"), Some("ASIAONE")),
+        );
+        let later = |minute: i64| {
+            alert(
+                "instance-credential-exfiltration",
+                Severity::High,
+                minute,
+                on("i-0a1b2c3d4e5f60718", Some("203.0.113.77"), Some("ASIATWO")),
+            )
+        };
+        assert_eq!(incidents(&[first.clone(), later(5 * 60)], &Context::default()).len(), 1);
+        assert_eq!(incidents(&[first, later(8 * 60)], &Context::default()).len(), 2);
     }
 }
