@@ -15,9 +15,9 @@ use credtrail_event::{Body, CloudApiCall, Event, Origin, Purpose, SourceAddress,
 
 use crate::engine::{EntityMap, Merge};
 
-/// Calls of one kind kept per credential or instance. An attacker's S3 sweep can read thousands of
-/// objects; the first hundred and the totals tell the story.
-pub const LIST_CAP: usize = 100;
+/// Calls of one kind kept per credential and source, or per instance. An attacker's S3 sweep can read thousands of
+/// objects; the first fifty and the totals tell the story.
+pub const LIST_CAP: usize = 50;
 
 /// One call worth naming in a timeline.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -57,11 +57,25 @@ impl FollowedCall {
     }
 }
 
+/// Items ordered by time first, so that "later than the latest kept" means "never kept".
+pub trait HasTime {
+    fn time(&self) -> Timestamp;
+}
+
+impl HasTime for FollowedCall {
+    fn time(&self) -> Timestamp {
+        self.time
+    }
+}
+
 /// The earliest [`LIST_CAP`] items of a list, and how many there were in all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Capped<T> {
     items: Vec<T>,
     total: u64,
+    /// Once the list has been full: the time of its latest kept item. Anything later can never
+    /// be kept, so it is counted without being built (a workload's own S3 reads are most calls).
+    floor: Option<Timestamp>,
 }
 
 impl<T> Default for Capped<T> {
@@ -69,11 +83,23 @@ impl<T> Default for Capped<T> {
         Capped {
             items: Vec::new(),
             total: 0,
+            floor: None,
         }
     }
 }
 
-impl<T: Ord> Capped<T> {
+impl Capped<FollowedCall> {
+    /// Counts a call, and keeps it if it may be among the earliest: `build` runs only then.
+    fn push_call(&mut self, time: Timestamp, build: impl FnOnce() -> FollowedCall) {
+        if self.floor.is_some_and(|floor| time > floor) {
+            self.total += 1;
+            return;
+        }
+        self.push(build());
+    }
+}
+
+impl<T: Ord + HasTime> Capped<T> {
     fn push(&mut self, item: T) {
         self.total += 1;
         self.items.push(item);
@@ -88,6 +114,9 @@ impl<T: Ord> Capped<T> {
         self.items.sort();
         self.items.dedup();
         self.items.truncate(LIST_CAP);
+        if self.items.len() == LIST_CAP {
+            self.floor = self.items.last().map(HasTime::time);
+        }
     }
 
     fn merge(&mut self, other: Capped<T>) {
@@ -230,7 +259,7 @@ impl Activity {
                 if instance.starts_with("i-") || instance.starts_with("I-") {
                     self.instance(instance)
                         .metadata_changes
-                        .push(FollowedCall::of(event, call));
+                        .push_call(event.time, || FollowedCall::of(event, call));
                 }
             }
         }
@@ -238,11 +267,13 @@ impl Activity {
             Some(Purpose::RemoteCommand) => {
                 for instance in call.target.iter().flat_map(|t| t.split(',')) {
                     if instance.starts_with("i-") || instance.starts_with("mi-") {
-                        self.instance(instance).commands.push(FollowedCall::of(event, call));
+                        self.instance(instance)
+                            .commands
+                            .push_call(event.time, || FollowedCall::of(event, call));
                     }
                 }
             }
-            Some(Purpose::Deployment) => self.deployments.push(FollowedCall::of(event, call)),
+            Some(Purpose::Deployment) => self.deployments.push_call(event.time, || FollowedCall::of(event, call)),
             _ => {}
         }
         if call.workload.is_none() {
@@ -295,10 +326,14 @@ impl Activity {
             Some(Purpose::DataRead) => {
                 let reads = record.reads.entry(source.clone()).or_default();
                 reads.bytes += call.bytes_out.unwrap_or(0);
-                reads.calls.push(FollowedCall::of(event, call));
+                reads.calls.push_call(event.time, || FollowedCall::of(event, call));
             }
-            Some(Purpose::PrivilegeChange) => record.privilege_changes.push(FollowedCall::of(event, call)),
-            Some(Purpose::RemoteCommand | Purpose::Deployment) => record.commands.push(FollowedCall::of(event, call)),
+            Some(Purpose::PrivilegeChange) => record
+                .privilege_changes
+                .push_call(event.time, || FollowedCall::of(event, call)),
+            Some(Purpose::RemoteCommand | Purpose::Deployment) => {
+                record.commands.push_call(event.time, || FollowedCall::of(event, call))
+            }
             None => {}
         }
     }

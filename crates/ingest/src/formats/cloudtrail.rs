@@ -668,14 +668,21 @@ fn build(raw: &RawRecord<'_>, subs: &Subs<'_>, origin: Origin) -> Result<Event, 
     }
     let prefix = service.split('.').next().unwrap_or(service);
     if let Some((purpose, keys)) = credtrail_event::purpose_of(prefix, action) {
-        call.target = call_target(subs, prefix, action, keys);
         if purpose == Purpose::DataRead && prefix == "s3" {
-            call.bytes_out = sub_value(subs, "additionalEventData")
-                .as_ref()
-                .and_then(|v| v.get("bytesTransferredOut"))
+            call.target = sub_parse::<S3Object>(subs, "requestParameters").and_then(|o| {
+                let bucket = o.bucket_name?;
+                Some(cap_target(match o.key {
+                    Some(key) => format!("s3://{bucket}/{key}"),
+                    None => format!("s3://{bucket}"),
+                }))
+            });
+            call.bytes_out = sub_parse::<S3Transfer>(subs, "additionalEventData")
+                .and_then(|t| t.bytes_transferred_out)
                 .and_then(|v| v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
                 .filter(|b| b.is_finite() && *b >= 0.0)
                 .map(|b| b as u64);
+        } else {
+            call.target = call_target(subs, prefix, action, keys);
         }
     }
     Ok(Event {
@@ -700,6 +707,12 @@ enum Subs<'a> {
 /// Sub-object of a record, parsed on demand: only the few events that need request or response
 /// details pay for a full parse.
 fn sub_value(subs: &Subs<'_>, key: &str) -> Option<Value> {
+    sub_parse(subs, key)
+}
+
+/// [`sub_value`] into a type of the caller's: the frequent S3 data events read two fields
+/// without building a JSON tree.
+fn sub_parse<T: serde::de::DeserializeOwned>(subs: &Subs<'_>, key: &str) -> Option<T> {
     match subs {
         Subs::Framed { buf, span } => {
             let v = find_top_level_value(buf, *span, key.as_bytes())?;
@@ -743,6 +756,22 @@ fn issued_credential(subs: &Subs<'_>, invoked_by: Option<&str>) -> Option<Issued
             .to_string(),
         issuer: issuer.to_string(),
     })
+}
+
+/// `requestParameters` of an S3 object read.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Object {
+    bucket_name: Option<String>,
+    key: Option<String>,
+}
+
+/// `additionalEventData` of an S3 data event: `bytesTransferredOut` is a number (CloudTrail
+/// writes it as a float) or, after some pipelines, a string.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct S3Transfer {
+    bytes_transferred_out: Option<Value>,
 }
 
 /// Longest target kept: a `BatchGetSecretValue` of hundreds of ids is summarised, not copied.
