@@ -49,60 +49,26 @@ impl FollowedCall {
             origin: event.origin,
         }
     }
-
-    pub fn denied(&self) -> bool {
-        self.error
-            .as_deref()
-            .is_some_and(credtrail_event::cloud_api::is_access_denied_code)
-    }
 }
 
-/// Items ordered by time first, so that "later than the latest kept" means "never kept".
-pub trait HasTime {
-    fn time(&self) -> Timestamp;
-}
-
-impl HasTime for FollowedCall {
-    fn time(&self) -> Timestamp {
-        self.time
-    }
-}
-
-/// The earliest [`LIST_CAP`] items of a list, and how many there were in all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Capped<T> {
-    items: Vec<T>,
+/// The earliest [`LIST_CAP`] calls of a list, and how many there were in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capped {
+    items: Vec<FollowedCall>,
     total: u64,
     /// Once the list has been full: the time of its latest kept item. Anything later can never
     /// be kept, so it is counted without being built (a workload's own S3 reads are most calls).
     floor: Option<Timestamp>,
 }
 
-impl<T> Default for Capped<T> {
-    fn default() -> Self {
-        Capped {
-            items: Vec::new(),
-            total: 0,
-            floor: None,
-        }
-    }
-}
-
-impl Capped<FollowedCall> {
+impl Capped {
     /// Counts a call, and keeps it if it may be among the earliest: `build` runs only then.
     fn push_call(&mut self, time: Timestamp, build: impl FnOnce() -> FollowedCall) {
+        self.total += 1;
         if self.floor.is_some_and(|floor| time > floor) {
-            self.total += 1;
             return;
         }
-        self.push(build());
-    }
-}
-
-impl<T: Ord + HasTime> Capped<T> {
-    fn push(&mut self, item: T) {
-        self.total += 1;
-        self.items.push(item);
+        self.items.push(build());
         // Trimmed now and then rather than on every push; an item dropped here has LIST_CAP
         // smaller ones already, so it cannot be among the earliest of the whole input.
         if self.items.len() >= 2 * LIST_CAP {
@@ -115,18 +81,18 @@ impl<T: Ord + HasTime> Capped<T> {
         self.items.dedup();
         self.items.truncate(LIST_CAP);
         if self.items.len() == LIST_CAP {
-            self.floor = self.items.last().map(HasTime::time);
+            self.floor = self.items.last().map(|c| c.time);
         }
     }
 
-    fn merge(&mut self, other: Capped<T>) {
+    fn merge(&mut self, other: Capped) {
         self.total += other.total;
         self.items.extend(other.items);
         self.trim();
     }
 
     /// The kept items, earliest first.
-    pub fn items(&self) -> &[T] {
+    pub fn items(&self) -> &[FollowedCall] {
         &self.items
     }
 
@@ -161,7 +127,7 @@ impl Tally {
 /// The data reads from one place.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reads {
-    pub calls: Capped<FollowedCall>,
+    pub calls: Capped,
     /// S3 bytes read in all, over every read (kept or not).
     pub bytes: u64,
 }
@@ -178,9 +144,9 @@ pub struct CredentialActivity {
     /// Data reads by source: kept apart so that the workload's own reads cannot crowd an
     /// attacker's out of the capped list.
     pub reads: BTreeMap<SourceAddress, Reads>,
-    pub privilege_changes: Capped<FollowedCall>,
+    pub privilege_changes: Capped,
     /// Commands the credential sent to instances (lateral movement) and deployments it made.
-    pub commands: Capped<FollowedCall>,
+    pub commands: Capped,
 }
 
 impl CredentialActivity {
@@ -224,9 +190,9 @@ impl CredentialActivity {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstanceActivity {
     /// SSM Run Command, Session Manager and EC2 Instance Connect calls naming the instance.
-    pub commands: Capped<FollowedCall>,
+    pub commands: Capped,
     /// Metadata options set on the instance (`ModifyInstanceMetadataOptions`, `RunInstances`).
-    pub metadata_changes: Capped<FollowedCall>,
+    pub metadata_changes: Capped,
 }
 
 /// The activity state: built by [`Activity::observe`], merged across threads, read by triage.
@@ -237,7 +203,7 @@ pub struct Activity {
     issued: EntityMap<String, Timestamp>,
     /// Instance id in lower case (CloudTrail keeps the case the caller typed) → activity.
     instances: EntityMap<String, InstanceActivity>,
-    deployments: Capped<FollowedCall>,
+    deployments: Capped,
     /// Scratch for the qualified action name, so that tallying a call does not allocate.
     scratch: String,
 }

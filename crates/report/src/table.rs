@@ -60,21 +60,17 @@ fn write_facts(facts: &credtrail_triage::Facts, out: &mut dyn Write) -> io::Resu
         )?;
     }
     for credential in &facts.credentials {
-        let mut by_source: Vec<(&str, Vec<String>)> = Vec::new();
+        let mut by_source: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
         for call in credential.calls.iter().filter(|c| c.attacker) {
-            let entry = match by_source.iter_mut().find(|(s, _)| *s == call.source) {
-                Some(entry) => entry,
-                None => {
-                    by_source.push((&call.source, Vec::new()));
-                    by_source.last_mut().expect("just pushed")
-                }
-            };
             let denied = if call.denied > 0 {
                 format!(", {} denied", call.denied)
             } else {
                 String::new()
             };
-            entry.1.push(format!("{} ×{}{denied}", call.action, call.count));
+            by_source
+                .entry(&call.source)
+                .or_default()
+                .push(format!("{} ×{}{denied}", call.action, call.count));
         }
         for (source, actions) in by_source {
             let more = actions.len().saturating_sub(ACTIONS_SHOWN);

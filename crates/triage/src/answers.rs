@@ -3,6 +3,8 @@
 
 use credtrail_detect::Alert;
 
+use crate::HOST_RULES;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub question: &'static str,
@@ -10,13 +12,6 @@ pub struct Answer {
     /// Ids of the alerts behind the answer.
     pub alerts: Vec<String>,
 }
-
-const HOST_RULES: &[&str] = &[
-    "imds-credential-read-unexpected-process",
-    "imds-access-from-container",
-    "imds-access-volume-anomaly",
-    "imds-access-failures",
-];
 
 fn ids(alerts: &[&&Alert]) -> Vec<String> {
     let mut ids: Vec<String> = alerts.iter().map(|a| a.id()).collect();

@@ -9,7 +9,7 @@ use credtrail_detect::{Activity, Alert};
 use credtrail_event::Timestamp;
 
 use crate::facts::Facts;
-use crate::DeploymentWindow;
+use crate::{DeploymentWindow, HOST_RULES};
 
 /// A launch this recent explains a bootstrap's metadata reads (cloud-init, configuration agents
 /// that are not on the allow-list yet).
@@ -33,13 +33,6 @@ pub enum Window {
     Launch(String),
     None,
 }
-
-const HOST_RULES: &[&str] = &[
-    "imds-credential-read-unexpected-process",
-    "imds-access-from-container",
-    "imds-access-volume-anomaly",
-    "imds-access-failures",
-];
 
 fn covers(window: &DeploymentWindow, alert: &Alert) -> bool {
     let in_time = alert.first_seen >= window.start && alert.last_seen <= window.end;

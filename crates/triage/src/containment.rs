@@ -148,26 +148,30 @@ fn persistence_steps(facts: &Facts) -> Vec<Step> {
                 breaks: "console sign-in for that user".into(),
             },
             "iam:AttachUserPolicy" | "iam:AttachRolePolicy" | "iam:AttachGroupPolicy" => {
-                let (flag, verb) = match change.action.as_str() {
-                    "iam:AttachUserPolicy" => ("--user-name", "detach-user-policy"),
-                    "iam:AttachRolePolicy" => ("--role-name", "detach-role-policy"),
-                    _ => ("--group-name", "detach-group-policy"),
-                };
+                let (flag, kind) = principal_of(&change.action);
                 Step {
-                    action: format!("Detach {} from {subject}: attached with the stolen credential at {}", policy.unwrap_or("the policy"), change.time),
-                    command: policy.map(|p| format!("aws iam {verb} {flag} {} --policy-arn {}", sh(subject), sh(p))),
+                    action: format!(
+                        "Detach {} from {subject}: attached with the stolen credential at {}",
+                        policy.unwrap_or("the policy"),
+                        change.time
+                    ),
+                    command: policy.map(|p| {
+                        format!("aws iam detach-{kind}-policy {flag} {} --policy-arn {}", sh(subject), sh(p))
+                    }),
                     breaks: "nothing that predates the incident".into(),
                 }
             }
             "iam:PutUserPolicy" | "iam:PutRolePolicy" | "iam:PutGroupPolicy" => {
-                let (flag, verb) = match change.action.as_str() {
-                    "iam:PutUserPolicy" => ("--user-name", "delete-user-policy"),
-                    "iam:PutRolePolicy" => ("--role-name", "delete-role-policy"),
-                    _ => ("--group-name", "delete-group-policy"),
-                };
+                let (flag, kind) = principal_of(&change.action);
                 Step {
-                    action: format!("Delete inline policy {} of {subject}: written with the stolen credential at {}", policy.unwrap_or("?"), change.time),
-                    command: policy.map(|p| format!("aws iam {verb} {flag} {} --policy-name {}", sh(subject), sh(p))),
+                    action: format!(
+                        "Delete inline policy {} of {subject}: written with the stolen credential at {}",
+                        policy.unwrap_or("?"),
+                        change.time
+                    ),
+                    command: policy.map(|p| {
+                        format!("aws iam delete-{kind}-policy {flag} {} --policy-name {}", sh(subject), sh(p))
+                    }),
                     breaks: "nothing that predates the incident".into(),
                 }
             }
@@ -180,4 +184,16 @@ fn persistence_steps(facts: &Facts) -> Vec<Step> {
         steps.push(step);
     }
     steps
+}
+
+/// The IAM principal kind an `Attach…Policy` / `Put…Policy` call names, as its CLI flag and the
+/// word in the undoing command (`detach-role-policy --role-name`).
+fn principal_of(action: &str) -> (&'static str, &'static str) {
+    if action.contains("User") {
+        ("--user-name", "user")
+    } else if action.contains("Role") {
+        ("--role-name", "role")
+    } else {
+        ("--group-name", "group")
+    }
 }

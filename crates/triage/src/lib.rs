@@ -34,6 +34,14 @@ pub(crate) const ATTACKER_RULES: &[&str] = &[
     "imds-access-failures",
 ];
 
+/// Rules that read host telemetry (auditd, Sysmon, Falco, packet analyzers).
+pub(crate) const HOST_RULES: &[&str] = &[
+    "imds-credential-read-unexpected-process",
+    "imds-access-from-container",
+    "imds-access-volume-anomaly",
+    "imds-access-failures",
+];
+
 /// Host findings about routine readers when low: a service or SDK not yet allow-listed.
 pub(crate) const ROUTINE_HOST_RULES: &[&str] = &[
     "imds-credential-read-unexpected-process",
