@@ -111,17 +111,19 @@ impl Format for AwsCloudFront {
                 cloudfront && words.any(|w| w == b"cs-method")
             });
         // …or headerless lines in the legacy order.
+        // (Both shapes are tab-separated: a head without a tab is neither.)
         header
-            || sniff_lines(head, 5).any(|line| {
-                let f: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
-                f.len() >= HEADERLESS_MIN_FIELDS
-                    && is_date(f[0])
-                    && is_clock(f[1])
-                    && f[2].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-                    && std::str::from_utf8(f[4]).is_ok_and(|ip| ip.parse::<IpAddr>().is_ok())
-                    && !f[5].is_empty()
-                    && f[5].iter().all(u8::is_ascii_uppercase)
-            })
+            || memchr::memchr(b'\t', head).is_some()
+                && sniff_lines(head, 5).any(|line| {
+                    let f: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+                    f.len() >= HEADERLESS_MIN_FIELDS
+                        && is_date(f[0])
+                        && is_clock(f[1])
+                        && f[2].iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                        && std::str::from_utf8(f[4]).is_ok_and(|ip| ip.parse::<IpAddr>().is_ok())
+                        && !f[5].is_empty()
+                        && f[5].iter().all(u8::is_ascii_uppercase)
+                })
     }
 
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {

@@ -68,7 +68,10 @@ impl Format for Falco {
             output_fields: Option<IgnoredAny>,
         }
         let start = skip_ws(head, 0);
-        if head.get(start) != Some(&b'{') {
+        if head.get(start) != Some(&b'{')
+            || !super::mentions(head, b"\"priority\"")
+            || !super::mentions(head, b"\"rule\"")
+        {
             return false;
         }
         json_lines(head, start)

@@ -75,7 +75,8 @@ impl Format for SuricataEve {
 
     fn sniff(&self, head: &[u8]) -> bool {
         let start = head.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(head.len());
-        if head.get(start) != Some(&b'{') {
+        // Every eve record names its `event_type` (eve-log output, `JsonBuildFileInfo…`).
+        if head.get(start) != Some(&b'{') || !super::mentions(head, b"\"event_type\"") {
             return false;
         }
         lines(&head[start..])

@@ -85,7 +85,8 @@ impl Format for ZeekConn {
             }
             return header.names.is_some() && block_is_conn(&header);
         }
-        if head.starts_with(b"{") {
+        // A Zeek JSON record always carries `ts` (has_zeek_id requires it).
+        if head.starts_with(b"{") && super::mentions(head, b"\"ts\"") {
             // The first Zeek record decides: a file of http.log records that carries a stray
             // conn record stays zeek-http's.
             return lines(head)

@@ -68,7 +68,8 @@ impl Format for ZeekHttp {
             }
             return header.is_http();
         }
-        if head.starts_with(b"{") {
+        // A Zeek JSON record always carries `ts` (has_zeek_id requires it).
+        if head.starts_with(b"{") && super::mentions(head, b"\"ts\"") {
             return lines(head)
                 .filter(|(_, l)| !is_blank(l))
                 .take(SNIFF_LINES)
