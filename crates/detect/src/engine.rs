@@ -6,6 +6,7 @@ use credtrail_event::{CloudRanges, Event, Inventory};
 
 use crate::activity::Activity;
 use crate::alert::{Alert, Severity};
+use crate::footprint::Footprint;
 use crate::policy::Policy;
 use crate::rules;
 
@@ -43,12 +44,15 @@ pub struct Knowledge {
     pub policy: Policy,
 }
 
-/// A detector: observations in `observe`, decisions in `finish`.
+/// A detector: observations in `observe`, decisions in `finish`. `finish` also gets the scan's
+/// [`Footprint`] (where each workload's credentials were used from), which the engine observes
+/// once for every detector that must tell "the instance" from "somewhere else": observed per
+/// detector it was an eighth of a CloudTrail scan each time.
 pub trait Detector: Sync {
     type State: Default + Merge + Send + 'static;
     fn meta(&self) -> &'static RuleMeta;
     fn observe(&self, state: &mut Self::State, event: &Event);
-    fn finish(&self, state: Self::State, knowledge: &Knowledge, out: &mut Vec<Alert>);
+    fn finish(&self, state: Self::State, footprint: &Footprint, knowledge: &Knowledge, out: &mut Vec<Alert>);
 }
 
 /// Object-safe face of [`Detector`], so the registry can be a plain list.
@@ -57,7 +61,7 @@ pub trait AnyDetector: Sync {
     fn new_state(&self) -> Box<dyn Any + Send>;
     fn observe(&self, state: &mut (dyn Any + Send), event: &Event);
     fn merge(&self, into: &mut (dyn Any + Send), other: Box<dyn Any + Send>);
-    fn finish(&self, state: Box<dyn Any + Send>, knowledge: &Knowledge, out: &mut Vec<Alert>);
+    fn finish(&self, state: Box<dyn Any + Send>, footprint: &Footprint, knowledge: &Knowledge, out: &mut Vec<Alert>);
 }
 
 impl<D: Detector> AnyDetector for D {
@@ -82,9 +86,9 @@ impl<D: Detector> AnyDetector for D {
         }
     }
 
-    fn finish(&self, state: Box<dyn Any + Send>, knowledge: &Knowledge, out: &mut Vec<Alert>) {
+    fn finish(&self, state: Box<dyn Any + Send>, footprint: &Footprint, knowledge: &Knowledge, out: &mut Vec<Alert>) {
         if let Ok(state) = state.downcast::<D::State>() {
-            Detector::finish(self, *state, knowledge, out);
+            Detector::finish(self, *state, footprint, knowledge, out);
         }
     }
 }
@@ -108,6 +112,7 @@ pub static DETECTORS: &[&dyn AnyDetector] = &[
 /// incidents report.
 pub struct Engine {
     states: Vec<Box<dyn Any + Send>>,
+    footprint: Footprint,
     activity: Activity,
 }
 
@@ -115,6 +120,7 @@ impl Default for Engine {
     fn default() -> Self {
         Engine {
             states: DETECTORS.iter().map(|d| d.new_state()).collect(),
+            footprint: Footprint::default(),
             activity: Activity::default(),
         }
     }
@@ -131,6 +137,7 @@ impl Engine {
         for (detector, state) in DETECTORS.iter().zip(self.states.iter_mut()) {
             detector.observe(state.as_mut(), event);
         }
+        self.footprint.observe(event);
         self.activity.observe(event);
     }
 
@@ -138,6 +145,7 @@ impl Engine {
         for ((detector, state), theirs) in DETECTORS.iter().zip(self.states.iter_mut()).zip(other.states) {
             detector.merge(state.as_mut(), theirs);
         }
+        self.footprint.merge(other.footprint);
         self.activity.merge(other.activity);
     }
 
@@ -145,7 +153,7 @@ impl Engine {
     pub fn finish(self, knowledge: &Knowledge) -> Findings {
         let mut alerts = Vec::new();
         for (detector, state) in DETECTORS.iter().zip(self.states) {
-            detector.finish(state, knowledge, &mut alerts);
+            detector.finish(state, &self.footprint, knowledge, &mut alerts);
         }
         alerts.sort_by_cached_key(|a| a.sort_key());
         let mut activity = self.activity;

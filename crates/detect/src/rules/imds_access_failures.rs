@@ -10,6 +10,7 @@ use credtrail_event::{Body, Event, FlowSensor, HttpSensor, Origin, Process, Time
 use crate::alert::{Alert, Severity};
 use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
 use crate::evidence::Evidence;
+use crate::footprint::Footprint;
 use crate::host::metadata_service;
 use crate::rules::host_entities;
 
@@ -148,7 +149,7 @@ impl Detector for ImdsAccessFailures {
         }
     }
 
-    fn finish(&self, state: State, knowledge: &Knowledge, out: &mut Vec<Alert>) {
+    fn finish(&self, state: State, _footprint: &Footprint, knowledge: &Knowledge, out: &mut Vec<Alert>) {
         let mut sources: Vec<(Source, Failures)> = state.0.into_iter().collect();
         sources.sort_by(|a, b| a.0.cmp(&b.0));
         for (source, mut failures) in sources {
@@ -292,7 +293,7 @@ mod tests {
             ImdsAccessFailures.observe(&mut state, e);
         }
         let mut out = Vec::new();
-        ImdsAccessFailures.finish(state, &Knowledge::default(), &mut out);
+        ImdsAccessFailures.finish(state, &Footprint::default(), &Knowledge::default(), &mut out);
         out
     }
 

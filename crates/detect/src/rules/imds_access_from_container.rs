@@ -11,6 +11,7 @@ use credtrail_event::{
 use crate::alert::{Alert, Severity};
 use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
 use crate::evidence::Evidence;
+use crate::footprint::Footprint;
 use crate::host::{
     is_container_bridge, is_interactive_shell_command, is_workload_endpoint, metadata_service, Judgement,
 };
@@ -236,7 +237,7 @@ impl Detector for ImdsAccessFromContainer {
         }
     }
 
-    fn finish(&self, state: State, _knowledge: &Knowledge, all: &mut Vec<Alert>) {
+    fn finish(&self, state: State, _footprint: &Footprint, _knowledge: &Knowledge, all: &mut Vec<Alert>) {
         let mut found = Vec::new();
         let out = &mut found;
         for ((observer, client), access) in state.wire {
@@ -400,7 +401,7 @@ mod tests {
             ImdsAccessFromContainer.observe(&mut state, e);
         }
         let mut out = Vec::new();
-        ImdsAccessFromContainer.finish(state, &Knowledge::default(), &mut out);
+        ImdsAccessFromContainer.finish(state, &Footprint::default(), &Knowledge::default(), &mut out);
         out
     }
 

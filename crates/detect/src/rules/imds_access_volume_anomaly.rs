@@ -7,6 +7,7 @@ use credtrail_event::{Body, Event, Origin, Process, Timestamp};
 use crate::alert::{Alert, Severity};
 use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
 use crate::evidence::Evidence;
+use crate::footprint::Footprint;
 use crate::host::{metadata_service, program_key, shipped_allow_list, AllowedSoftware};
 use crate::rules::host_entities;
 
@@ -122,7 +123,7 @@ impl Detector for ImdsAccessVolumeAnomaly {
         }
     }
 
-    fn finish(&self, state: State, knowledge: &Knowledge, out: &mut Vec<Alert>) {
+    fn finish(&self, state: State, _footprint: &Footprint, knowledge: &Knowledge, out: &mut Vec<Alert>) {
         let mut allow = shipped_allow_list();
         allow.extend(knowledge.policy.allow_software.iter().cloned());
         // Per host: every program's episodes, the host's baseline built from all of them.

@@ -8,6 +8,7 @@ use credtrail_event::{Body, Event, MetadataGrade, Origin, Process, Timestamp};
 use crate::alert::{Alert, Severity};
 use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
 use crate::evidence::Evidence;
+use crate::footprint::Footprint;
 use crate::host::{judge, metadata_service, shipped_allow_list, Judgement, Lineage, Verdict};
 use crate::rules::host_entities;
 
@@ -184,7 +185,7 @@ impl Detector for ImdsCredentialReadUnexpectedProcess {
         observe_host(state, event);
     }
 
-    fn finish(&self, state: State, knowledge: &Knowledge, all: &mut Vec<Alert>) {
+    fn finish(&self, state: State, _footprint: &Footprint, knowledge: &Knowledge, all: &mut Vec<Alert>) {
         let mut found = Vec::new();
         let mut in_containers = Vec::new();
         let out = &mut found;
@@ -318,7 +319,7 @@ mod tests {
         let mut state = State::default();
         ImdsCredentialReadUnexpectedProcess.observe(&mut state, &event);
         let mut out = Vec::new();
-        ImdsCredentialReadUnexpectedProcess.finish(state, &Knowledge::default(), &mut out);
+        ImdsCredentialReadUnexpectedProcess.finish(state, &Footprint::default(), &Knowledge::default(), &mut out);
         assert_eq!(out.len(), 1, "{out:#?}");
         out[0].severity
     }

@@ -4,6 +4,7 @@ use credtrail_event::{Body, Event};
 
 use crate::alert::{Alert, Entities, Severity};
 use crate::engine::{Detector, Knowledge, Merge, RuleMeta};
+use crate::footprint::Footprint;
 
 pub struct ImdsHardeningDowngrade;
 
@@ -108,7 +109,7 @@ impl Detector for ImdsHardeningDowngrade {
         });
     }
 
-    fn finish(&self, state: State, _knowledge: &Knowledge, out: &mut Vec<Alert>) {
+    fn finish(&self, state: State, _footprint: &Footprint, _knowledge: &Knowledge, out: &mut Vec<Alert>) {
         out.extend(state.0);
     }
 }

@@ -6,6 +6,7 @@ use credtrail_event::{Body, Event, Origin, Timestamp, Workload, WorkloadKind};
 
 use crate::alert::{Alert, Entities, Severity};
 use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
+use crate::footprint::Footprint;
 
 pub struct Imdsv1CredentialDelivery;
 
@@ -86,7 +87,7 @@ impl Detector for Imdsv1CredentialDelivery {
         state.merge(single);
     }
 
-    fn finish(&self, state: State, knowledge: &Knowledge, out: &mut Vec<Alert>) {
+    fn finish(&self, state: State, _footprint: &Footprint, knowledge: &Knowledge, out: &mut Vec<Alert>) {
         let mut by_instance: HashMap<String, Vec<(String, FirstUse)>> = HashMap::new();
         for (key, use_) in state.keys {
             by_instance

@@ -6,7 +6,7 @@ use credtrail_event::{Body, Event, Origin, Timestamp, Workload};
 
 use crate::alert::{Alert, Entities, Severity};
 use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
-use crate::footprint::benign_channel;
+use crate::footprint::{benign_channel, Footprint};
 
 pub struct InstanceCredentialAccessDeniedBurst;
 
@@ -106,7 +106,7 @@ impl Detector for InstanceCredentialAccessDeniedBurst {
         min_into(&mut entry.user_agent, &call.user_agent);
     }
 
-    fn finish(&self, state: State, knowledge: &Knowledge, out: &mut Vec<Alert>) {
+    fn finish(&self, state: State, _footprint: &Footprint, knowledge: &Knowledge, out: &mut Vec<Alert>) {
         let threshold = knowledge.policy.denied_burst_threshold.unwrap_or(3).max(2);
         let window = knowledge.policy.denied_burst_window_seconds.unwrap_or(600).max(1);
         let mut keys: Vec<_> = state.keys.into_iter().collect();

@@ -21,13 +21,12 @@ pub static META: RuleMeta = RuleMeta {
     explain: include_str!("instance_credential_exfiltration.md"),
 };
 
+/// Everything this rule needs is the scan's [`Footprint`], which the engine keeps.
 #[derive(Default)]
-pub struct State(Footprint);
+pub struct State;
 
 impl Merge for State {
-    fn merge(&mut self, other: State) {
-        self.0.merge(other.0);
-    }
+    fn merge(&mut self, _other: State) {}
 }
 
 impl Detector for InstanceCredentialExfiltration {
@@ -37,12 +36,9 @@ impl Detector for InstanceCredentialExfiltration {
         &META
     }
 
-    fn observe(&self, state: &mut State, event: &Event) {
-        state.0.observe(event);
-    }
+    fn observe(&self, _state: &mut State, _event: &Event) {}
 
-    fn finish(&self, state: State, knowledge: &Knowledge, out: &mut Vec<Alert>) {
-        let footprint = &state.0;
+    fn finish(&self, _state: State, footprint: &Footprint, knowledge: &Knowledge, out: &mut Vec<Alert>) {
         let resolver = Resolver::new(footprint, knowledge);
         let mut groups: Vec<_> = footprint.uses.iter().collect();
         groups.sort_by(|a, b| a.0.cmp(b.0));

@@ -95,7 +95,6 @@ pub struct KeyRecon {
 
 #[derive(Default)]
 pub struct State {
-    footprint: Footprint,
     /// (network scope, access key) → its recon calls.
     keys: EntityMap<(String, String), KeyRecon>,
     /// (role, action) → the two earliest (first call, key) of distinct keys: enough to know whether
@@ -114,7 +113,6 @@ fn keep_two_earliest(list: &mut Vec<(Timestamp, String)>) {
 
 impl Merge for State {
     fn merge(&mut self, other: State) {
-        self.footprint.merge(other.footprint);
         for (k, theirs) in other.keys {
             let mine = self.keys.entry(k).or_default();
             for (action, (t, n, ok)) in theirs.actions {
@@ -144,7 +142,6 @@ impl Detector for InstanceCredentialRecon {
     }
 
     fn observe(&self, state: &mut State, event: &Event) {
-        state.footprint.observe(event);
         let Body::CloudApiCall(call) = &event.body else {
             return;
         };
@@ -179,8 +176,8 @@ impl Detector for InstanceCredentialRecon {
         rec.places.insert(place);
     }
 
-    fn finish(&self, state: State, knowledge: &Knowledge, out: &mut Vec<Alert>) {
-        let resolver = Resolver::new(&state.footprint, knowledge);
+    fn finish(&self, state: State, footprint: &Footprint, knowledge: &Knowledge, out: &mut Vec<Alert>) {
+        let resolver = Resolver::new(footprint, knowledge);
         let mut keys: Vec<_> = state.keys.iter().collect();
         keys.sort_by(|a, b| a.0.cmp(b.0));
         for ((scope, key), rec) in keys {
@@ -188,7 +185,7 @@ impl Detector for InstanceCredentialRecon {
             let Some((place, usage)) = rec
                 .places
                 .iter()
-                .find_map(|p| state.footprint.uses.get(&(scope.clone(), p.clone())).map(|u| (p, u)))
+                .find_map(|p| footprint.uses.get(&(scope.clone(), p.clone())).map(|u| (p, u)))
             else {
                 continue;
             };
@@ -209,7 +206,7 @@ impl Detector for InstanceCredentialRecon {
                 .places
                 .iter()
                 .filter_map(|p| {
-                    let u: &Usage = state.footprint.uses.get(&(scope.clone(), p.clone()))?;
+                    let u: &Usage = footprint.uses.get(&(scope.clone(), p.clone()))?;
                     match resolver.verdict(scope, p, u) {
                         Verdict::Foreign { reason, .. } => Some((p, reason)),
                         _ => None,

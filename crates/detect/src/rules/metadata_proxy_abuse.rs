@@ -7,6 +7,7 @@ use credtrail_event::{Body, Event, HttpRequest, HttpSensor, MetadataTarget};
 
 use crate::alert::{Alert, Entities, Severity};
 use crate::engine::{Detector, Knowledge, Merge, RuleMeta};
+use crate::footprint::Footprint;
 use crate::web::{is_internal_client, session_severity, summarise, Observation, Sessions};
 
 pub struct MetadataProxyAbuse;
@@ -159,7 +160,7 @@ impl Detector for MetadataProxyAbuse {
         state.0.push(obs);
     }
 
-    fn finish(&self, state: State, knowledge: &Knowledge, out: &mut Vec<Alert>) {
+    fn finish(&self, state: State, _footprint: &Footprint, knowledge: &Knowledge, out: &mut Vec<Alert>) {
         for session in state.0.into_sessions() {
             let s = summarise(&session, knowledge);
             let client = session[0].client;

@@ -8,6 +8,7 @@ use credtrail_event::{Body, Event, HttpRequest, Origin, Timestamp};
 
 use crate::alert::{Alert, Entities, Severity};
 use crate::engine::{Detector, Knowledge, Merge, RuleMeta};
+use crate::footprint::Footprint;
 use crate::web::{session_severity, summarise, Observation, Sessions};
 
 pub struct SsrfMetadataRequest;
@@ -160,7 +161,7 @@ impl Detector for SsrfMetadataRequest {
         }
     }
 
-    fn finish(&self, state: State, knowledge: &Knowledge, out: &mut Vec<Alert>) {
+    fn finish(&self, state: State, _footprint: &Footprint, knowledge: &Knowledge, out: &mut Vec<Alert>) {
         for session in state.sessions.into_sessions() {
             let s = summarise(&session, knowledge);
             let client = session[0].client;
