@@ -411,14 +411,7 @@ mod tests {
     }
 
     fn statement(action: &str) -> Statement {
-        Statement {
-            effect: crate::iam::Effect::Allow,
-            actions: vec![action.into()],
-            not_action: false,
-            resources: vec!["*".into()],
-            not_resource: false,
-            conditional: false,
-        }
+        Statement::allow_everywhere(&[action])
     }
 
     fn role(account: Option<&str>, file: u32) -> Fact {

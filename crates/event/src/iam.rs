@@ -38,6 +38,18 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// An unconditional `Allow` of these actions on every resource.
+    pub fn allow_everywhere(actions: &[&str]) -> Statement {
+        Statement {
+            effect: Effect::Allow,
+            actions: actions.iter().map(|a| a.to_string()).collect(),
+            not_action: false,
+            resources: vec!["*".into()],
+            not_resource: false,
+            conditional: false,
+        }
+    }
+
     /// Whether the statement names `action` (as `Action`, or by leaving it out of `NotAction`).
     pub fn covers(&self, action: &str) -> bool {
         let named = self.actions.iter().any(|p| action_matches(p, action));
@@ -442,14 +454,7 @@ mod tests {
     use super::*;
 
     fn allow(actions: &[&str]) -> Statement {
-        Statement {
-            effect: Effect::Allow,
-            actions: actions.iter().map(|a| a.to_string()).collect(),
-            not_action: false,
-            resources: vec!["*".into()],
-            not_resource: false,
-            conditional: false,
-        }
+        Statement::allow_everywhere(actions)
     }
 
     fn analysed(statements: &[Statement]) -> Analysis {
