@@ -756,17 +756,34 @@ fn hostile_log_strings_are_inert_in_csv_and_markdown() {
     }
 }
 
-#[test]
-fn explain_of_vpc_flow_logs_says_plainly_they_cannot_show_metadata_access() {
-    let cwd = tmp();
-    let out = credtrail(&cwd)
-        .args(["explain", "vpc-flow-logs"])
+/// What `credtrail explain NAME` prints; it must succeed.
+fn explain(cwd: &TempDir, name: &str) -> String {
+    let out = credtrail(cwd)
+        .args(["explain", name])
         .assert()
         .code(0)
         .get_output()
         .stdout
         .clone();
-    let text = String::from_utf8(out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn explain_of_authorization_details_says_what_the_analysis_simplifies() {
+    let text = explain(&tmp(), "aws-iam-authorization-details");
+    assert!(text.contains("get-account-authorization-details"), "{text}");
+    assert!(text.contains("URL-encoded"), "{text}");
+    assert!(
+        text.contains("permissions boundaries, service control policies"),
+        "{text}"
+    );
+    assert!(text.contains("more than the role can do, never less"), "{text}");
+}
+
+#[test]
+fn explain_of_vpc_flow_logs_says_plainly_they_cannot_show_metadata_access() {
+    let cwd = tmp();
+    let text = explain(&cwd, "vpc-flow-logs");
     assert!(text.contains("CANNOT show metadata access"), "{text}");
     assert!(text.contains("169.254.169.254"), "{text}");
     // Every format explains itself, and an unknown name is a usage error naming both lists.
