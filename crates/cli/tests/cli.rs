@@ -426,7 +426,7 @@ fn jsonl_lines_follow_the_contract() {
         let facts: BTreeSet<&str> = i["facts"].as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             facts,
-            BTreeSet::from(["timeline", "credentials", "instances", "data_access"]),
+            BTreeSet::from(["timeline", "credentials", "instances", "data_access", "roles"]),
             "{i}"
         );
         let checks: Vec<&str> = i["checks"]
@@ -437,8 +437,26 @@ fn jsonl_lines_follow_the_contract() {
             .collect();
         assert_eq!(
             checks,
-            ["allow-list", "baseline", "deployment window", "metadata posture"]
+            [
+                "allow-list",
+                "baseline",
+                "deployment window",
+                "metadata posture",
+                "role permissions"
+            ]
         );
+        // The sample has no authorization details: the check says so, and cites nothing.
+        let role = &i["checks"][4];
+        assert!(
+            role["outcome"] == "no role named by the alerts"
+                || role["outcome"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("not checked: no authorization details given"),
+            "{role}"
+        );
+        assert_eq!(role["evidence"], serde_json::json!([]));
+        assert!(i["facts"]["roles"].is_null(), "{i}");
         for moment in i["facts"]["timeline"].as_array().unwrap() {
             assert!(is_rfc3339_utc(moment["time"].as_str().unwrap()), "{moment}");
             assert!(moment["alert"].is_string() || moment["evidence"]["line"].is_u64() || moment["evidence"].is_null());
@@ -738,17 +756,34 @@ fn hostile_log_strings_are_inert_in_csv_and_markdown() {
     }
 }
 
-#[test]
-fn explain_of_vpc_flow_logs_says_plainly_they_cannot_show_metadata_access() {
-    let cwd = tmp();
-    let out = credtrail(&cwd)
-        .args(["explain", "vpc-flow-logs"])
+/// What `credtrail explain NAME` prints; it must succeed.
+fn explain(cwd: &TempDir, name: &str) -> String {
+    let out = credtrail(cwd)
+        .args(["explain", name])
         .assert()
         .code(0)
         .get_output()
         .stdout
         .clone();
-    let text = String::from_utf8(out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn explain_of_authorization_details_says_what_the_analysis_simplifies() {
+    let text = explain(&tmp(), "aws-iam-authorization-details");
+    assert!(text.contains("get-account-authorization-details"), "{text}");
+    assert!(text.contains("URL-encoded"), "{text}");
+    assert!(
+        text.contains("permissions boundaries, service control policies"),
+        "{text}"
+    );
+    assert!(text.contains("more than the role can do, never less"), "{text}");
+}
+
+#[test]
+fn explain_of_vpc_flow_logs_says_plainly_they_cannot_show_metadata_access() {
+    let cwd = tmp();
+    let text = explain(&cwd, "vpc-flow-logs");
     assert!(text.contains("CANNOT show metadata access"), "{text}");
     assert!(text.contains("169.254.169.254"), "{text}");
     // Every format explains itself, and an unknown name is a usage error naming both lists.
@@ -870,4 +905,60 @@ fn since_and_until_filter_by_event_time_inclusively() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("--since").and(predicate::str::contains("yesterday")));
+}
+
+/// The role-permissions check in the table and Markdown: it cites the details file and line, and
+/// names from the details file (instance profiles, policy names, trust principals) are as hostile
+/// as any log value.
+#[test]
+fn role_permissions_cite_their_source_and_hostile_names_in_the_details_are_inert() {
+    let cwd = tmp();
+    let scenario =
+        repo().join("testdata/scenarios/instance-credential-exfiltration/tp/role-can-pass-role-to-new-instance/input");
+    let input = cwd.path().join("input");
+    std::fs::create_dir(&input).unwrap();
+    for entry in std::fs::read_dir(&scenario).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, input.join(path.file_name().unwrap())).unwrap();
+    }
+    let details = input.join("authorization-details.json");
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(&details).unwrap()).unwrap();
+    let role = &mut doc["RoleDetailList"][0];
+    role["InstanceProfileList"][0]["InstanceProfileName"] = "\u{1b}[2J<script>alert(1)</script>".into();
+    role["RolePolicyList"][0]["PolicyName"] = "**bold** `tick` \u{202e}txt.exe [x](javascript:alert(1))".into();
+    std::fs::write(&details, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+
+    let scan = |format: &str| -> String {
+        let out = credtrail(&cwd)
+            .args(["scan", "--no-progress", "--format", format, input.to_str().unwrap()])
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
+        String::from_utf8(out).unwrap()
+    };
+    let table = scan("table");
+    let check = table
+        .lines()
+        .find(|l| l.contains("check     role permissions:"))
+        .unwrap_or_else(|| panic!("no role permissions check:\n{table}"));
+    assert!(check.contains("iam:PassRole + ec2:RunInstances"), "{check}");
+    assert!(check.contains("authorization-details.json line "), "{check}");
+    assert!(
+        check.contains("\\u{1b}[2J") && check.contains("\\u{202e}txt.exe"),
+        "{check}"
+    );
+    assert!(table.chars().all(|c| c == '\n' || !c.is_control()), "{table:?}");
+    assert!(!table.contains('\u{202e}'));
+
+    let md = scan("markdown");
+    let check = md
+        .lines()
+        .find(|l| l.starts_with("- role permissions:"))
+        .unwrap_or_else(|| panic!("no role permissions check:\n{md}"));
+    assert!(check.contains(r"authorization\-details\.json line "), "{check}");
+    for raw in ["<script", "](javascript", "**bold**", "`tick`"] {
+        assert!(!check.contains(raw), "raw {raw:?} in Markdown: {check}");
+    }
 }

@@ -129,3 +129,55 @@ fn credtrail_rules() -> Vec<String> {
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .collect()
 }
+
+/// Issue #5 item 4: with `get-account-authorization-details` beside the trail, a stolen
+/// credential whose role can pass a role to a new instance escalates with that path cited; the
+/// same theft with a read-only role is described by the check and the rule does not fire.
+#[test]
+fn authorization_details_decide_the_escalation_path_rule() {
+    let root = repo().join("testdata/scenarios/instance-credential-exfiltration/tp");
+    let reasons_and_check = |name: &str| -> (Vec<String>, String, Value) {
+        let input = root.join(name).join("input");
+        let result = scan(&[input.to_str().expect("path")]);
+        assert_eq!(result.incidents.len(), 1, "{name}");
+        let incident = &result.incidents[0];
+        let reasons = incident["escalation"]["reasons"]
+            .as_array()
+            .expect("reasons")
+            .iter()
+            .filter_map(|r| r.as_str().map(str::to_string))
+            .collect();
+        let check = incident["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["check"] == "role permissions")
+            .expect("a role permissions check")
+            .clone();
+        (
+            reasons,
+            check["outcome"].as_str().unwrap_or("").to_string(),
+            check["evidence"].clone(),
+        )
+    };
+    let (reasons, outcome, evidence) = reasons_and_check("role-can-pass-role-to-new-instance");
+    assert!(
+        reasons.iter().any(|r| r
+            == "the credential's role app-role holds privilege-escalation paths and was used away from its workload: iam:PassRole + ec2:RunInstances (new EC2 instance with an existing role)"),
+        "{reasons:?}"
+    );
+    assert!(outcome.contains("iam:PassRole + ec2:RunInstances"), "{outcome}");
+    // The check cites the role's entry in the details file.
+    assert!(
+        evidence[0]["source"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("authorization-details.json")),
+        "{evidence}"
+    );
+    let (reasons, outcome, _) = reasons_and_check("read-only-role");
+    assert!(!reasons.iter().any(|r| r.contains("credential's role")), "{reasons:?}");
+    assert!(
+        outcome.contains("privilege-escalation paths: none of the known paths"),
+        "{outcome}"
+    );
+}

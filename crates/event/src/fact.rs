@@ -1,8 +1,12 @@
-//! Inventory facts: what the estate looks like, from `aws ec2 describe-*` output. Facts have no
-//! event time; they tell detectors which addresses belong to which instance.
+//! Inventory facts: what the estate looks like, from `aws ec2 describe-*` and
+//! `aws iam get-account-authorization-details` output. Facts have no event time; they tell
+//! detectors which addresses belong to which instance, and triage what a role may do.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+
+use crate::iam::Statement;
+use crate::Origin;
 
 /// One inventory record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +43,56 @@ pub enum Fact {
         owner_account: Option<String>,
         service: Option<String>,
     },
+    /// An IAM role as `get-account-authorization-details` lists it (`RoleDetailList`).
+    Role(Box<RoleDetail>),
+    /// A managed policy's default version (`Policies`), which roles attach by ARN.
+    ManagedPolicy(Box<ManagedPolicy>),
+}
+
+/// An IAM role and its policies. Attached managed policies are named by ARN and resolved against
+/// the [`ManagedPolicy`] facts of every file, since a paginated listing may put the role and
+/// the policy in different pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDetail {
+    pub name: String,
+    pub arn: String,
+    /// From the ARN.
+    pub account: Option<String>,
+    /// Instance profile names: the way an EC2 instance carries the role.
+    pub instance_profiles: Vec<String>,
+    /// `(PolicyName, PolicyArn)` of each attached managed policy.
+    pub attached: Vec<(String, String)>,
+    /// Each inline policy's name and statements.
+    pub inline: Vec<(String, Vec<Statement>)>,
+    /// Inline policies whose document could not be read (a diagnostic says why).
+    pub unreadable: Vec<String>,
+    /// Who may assume the role: `Service:ec2.amazonaws.com`, `AWS:arn:…`, `Federated:…`, `*`.
+    pub trust_principals: Vec<String>,
+    /// The record in the details file, cited by the check that uses it.
+    pub origin: Origin,
+}
+
+/// A managed policy's default version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedPolicy {
+    pub arn: String,
+    pub name: String,
+    pub statements: Vec<Statement>,
+    pub origin: Origin,
+}
+
+/// A role found in the authorization details, with each policy's statements resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedRole<'a> {
+    pub role: &'a RoleDetail,
+    /// Every statement of its inline and resolved managed policies.
+    pub statements: Vec<&'a Statement>,
+    /// Policy names, inline and managed.
+    pub policies: Vec<&'a str>,
+    /// Policies whose permissions are unknown: attached managed policies whose document is not
+    /// in the details given (an AWS managed policy when the listing was filtered, say), and
+    /// inline policies that could not be read.
+    pub unresolved: Vec<&'a str>,
 }
 
 /// Inventory facts merged and indexed. Built once after ingest; read by detectors in `finish`.
@@ -50,6 +104,10 @@ pub struct Inventory {
     main_routes: BTreeMap<String, Vec<String>>,
     endpoints: BTreeMap<String, EndpointRecord>,
     owners: BTreeMap<IpAddr, BTreeSet<String>>,
+    /// Roles by lower-cased name (IAM role names are unique per account whatever their case),
+    /// then by account.
+    roles: BTreeMap<String, BTreeMap<Option<String>, RoleDetail>>,
+    policies: BTreeMap<String, ManagedPolicy>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -88,6 +146,48 @@ impl Inventory {
 
     pub fn is_empty(&self) -> bool {
         self.instances.is_empty() && self.endpoints.is_empty() && self.nat_public_ips.is_empty()
+    }
+
+    /// Whether any IAM authorization details were given.
+    pub fn has_authorization_details(&self) -> bool {
+        !self.roles.is_empty() || !self.policies.is_empty()
+    }
+
+    /// The role named `name` in `account`. Without an account, the name must be unique across
+    /// the accounts given; a role whose ARN has no account matches any.
+    pub fn role(&self, account: Option<&str>, name: &str) -> Option<ResolvedRole<'_>> {
+        let by_account = self.roles.get(&name.to_ascii_lowercase())?;
+        let role = match account {
+            Some(account) => by_account
+                .get(&Some(account.to_string()))
+                .or_else(|| by_account.get(&None))?,
+            None if by_account.len() == 1 => by_account.values().next()?,
+            None => return None,
+        };
+        let mut statements: Vec<&Statement> = Vec::new();
+        let mut policies: Vec<&str> = Vec::new();
+        let mut unresolved: Vec<&str> = Vec::new();
+        for (name, doc) in &role.inline {
+            policies.push(name);
+            statements.extend(doc);
+        }
+        for name in &role.unreadable {
+            policies.push(name);
+            unresolved.push(name);
+        }
+        for (name, arn) in &role.attached {
+            policies.push(name);
+            match self.policies.get(arn) {
+                Some(policy) => statements.extend(&policy.statements),
+                None => unresolved.push(name),
+            }
+        }
+        Some(ResolvedRole {
+            role,
+            statements,
+            policies,
+            unresolved,
+        })
     }
 
     fn add(&mut self, fact: &Fact) {
@@ -144,6 +244,30 @@ impl Inventory {
                     },
                 );
             }
+            // The same role or policy in two snapshots: the earliest record (by file, then line)
+            // wins, whatever order the files were read in.
+            Fact::Role(role) => {
+                let slot = self
+                    .roles
+                    .entry(role.name.to_ascii_lowercase())
+                    .or_default()
+                    .entry(role.account.clone());
+                match slot {
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert((**role).clone());
+                    }
+                    std::collections::btree_map::Entry::Occupied(mut o) if role.origin < o.get().origin => {
+                        o.insert((**role).clone());
+                    }
+                    std::collections::btree_map::Entry::Occupied(_) => {}
+                }
+            }
+            Fact::ManagedPolicy(policy) => match self.policies.get(&policy.arn) {
+                Some(known) if known.origin <= policy.origin => {}
+                _ => {
+                    self.policies.insert(policy.arn.clone(), (**policy).clone());
+                }
+            },
         }
     }
 
@@ -284,5 +408,71 @@ mod tests {
         ];
         let inv = Inventory::from_facts(&facts);
         assert!(inv.instance_addresses("i-1").unwrap().contains(&ip("3.3.3.3")));
+    }
+
+    fn statement(action: &str) -> Statement {
+        Statement::allow_everywhere(&[action])
+    }
+
+    fn role(account: Option<&str>, file: u32) -> Fact {
+        Fact::Role(Box::new(RoleDetail {
+            name: "Shop-Web-Role".into(),
+            arn: format!("arn:aws:iam::{}:role/Shop-Web-Role", account.unwrap_or("")),
+            account: account.map(str::to_string),
+            instance_profiles: vec!["shop-web".into()],
+            attached: vec![
+                (
+                    "ShopDeploy".into(),
+                    "arn:aws:iam::111122223333:policy/ShopDeploy".into(),
+                ),
+                ("ReadOnlyAccess".into(), "arn:aws:iam::aws:policy/ReadOnlyAccess".into()),
+            ],
+            inline: vec![("logs".into(), vec![statement("logs:PutLogEvents")])],
+            unreadable: Vec::new(),
+            trust_principals: vec!["Service:ec2.amazonaws.com".into()],
+            origin: crate::Origin {
+                file: crate::FileId(file),
+                line: 1,
+                index: 1,
+            },
+        }))
+    }
+
+    #[test]
+    fn a_role_resolves_managed_policies_from_any_file_and_joins_on_name_and_account() {
+        let policy = Fact::ManagedPolicy(Box::new(ManagedPolicy {
+            arn: "arn:aws:iam::111122223333:policy/ShopDeploy".into(),
+            name: "ShopDeploy".into(),
+            statements: vec![statement("iam:PassRole")],
+            origin: crate::Origin {
+                file: crate::FileId(2),
+                line: 9,
+                index: 1,
+            },
+        }));
+        let inv = Inventory::from_facts(&[role(Some("111122223333"), 0), policy]);
+        assert!(inv.has_authorization_details());
+        let found = inv.role(Some("111122223333"), "shop-web-role").unwrap();
+        assert_eq!(found.policies, ["logs", "ShopDeploy", "ReadOnlyAccess"]);
+        assert_eq!(found.unresolved, ["ReadOnlyAccess"]);
+        let actions: Vec<&str> = found.statements.iter().map(|s| s.actions[0].as_str()).collect();
+        assert_eq!(actions, ["logs:PutLogEvents", "iam:PassRole"]);
+        assert!(inv.role(Some("444455556666"), "shop-web-role").is_none());
+        // Without an account the name must be unique.
+        assert!(inv.role(None, "shop-web-role").is_some());
+        let two = Inventory::from_facts(&[role(Some("111122223333"), 0), role(Some("444455556666"), 1)]);
+        assert!(two.role(None, "shop-web-role").is_none());
+        assert!(!Inventory::default().has_authorization_details());
+    }
+
+    #[test]
+    fn the_same_role_twice_keeps_the_earliest_record_whatever_the_order() {
+        let a = role(Some("111122223333"), 3);
+        let b = role(Some("111122223333"), 1);
+        let one = Inventory::from_facts(&[a.clone(), b.clone()]);
+        let other = Inventory::from_facts(&[b, a]);
+        let origin = |inv: &Inventory| inv.role(Some("111122223333"), "Shop-Web-Role").unwrap().role.origin;
+        assert_eq!(origin(&one), origin(&other));
+        assert_eq!(origin(&one).file, crate::FileId(1));
     }
 }

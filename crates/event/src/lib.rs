@@ -9,6 +9,7 @@ pub mod cloud_api;
 pub mod fact;
 pub mod host;
 pub mod http;
+pub mod iam;
 pub mod ip_ranges;
 pub mod metadata;
 pub mod origin;
@@ -18,7 +19,7 @@ pub mod workload;
 pub use cloud_api::{
     purpose_of, CloudApiCall, Identity, IdentityKind, IssuedCredential, MetadataOptionsChange, Purpose, SourceAddress,
 };
-pub use fact::{Fact, Inventory};
+pub use fact::{Fact, Inventory, ManagedPolicy, ResolvedRole, RoleDetail};
 pub use host::{ConnectHttp, FlowSensor, HostSensor, NetFlow, Process, ProcessConnect, ProcessStart};
 pub use http::{HttpRequest, HttpSensor, WafDecision, WafRuleMatch};
 pub use ip_ranges::{CloudRanges, Provider, RangeMatch};

@@ -412,6 +412,22 @@ fn elements_until_close(
     (out, None)
 }
 
+/// Whether `head` opens an object whose first key is one of `keys`: the AWS CLI prints each
+/// response's members in the order of the API's shape, so its first key names the call.
+pub fn first_key_is(head: &[u8], keys: &[&str]) -> bool {
+    let i = skip_ws(head, 0);
+    if head.get(i) != Some(&b'{') {
+        return false;
+    }
+    let j = skip_ws(head, i + 1);
+    let Some(rest) = head.get(j..) else { return false };
+    keys.iter().any(|k| {
+        rest.strip_prefix(b"\"")
+            .and_then(|r| r.strip_prefix(k.as_bytes()))
+            .is_some_and(|r| r.starts_with(b"\""))
+    })
+}
+
 /// Finds the value of a top-level key inside the object at `span`, scanning keys at depth 1 only
 /// (a nested `"Records"` or `"detail"` is not the one wanted). Returns the value's span; when the
 /// object is truncated, a value that starts but does not end gets `end == buf.len()`.

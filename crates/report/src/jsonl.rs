@@ -129,6 +129,7 @@ pub fn incident_json(report: &Report<'_>, incident: &credtrail_triage::Incident)
         "checks": incident.checks.iter().map(|c| json!({
             "check": c.name,
             "outcome": c.outcome,
+            "evidence": c.evidence.iter().map(|o| origin_json(report, o)).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "facts": facts_json(report, &incident.facts),
     })
@@ -196,6 +197,7 @@ fn facts_json(report: &Report<'_>, facts: &credtrail_triage::Facts) -> Value {
             "metadata_changes": calls(&i.metadata_changes),
             "commands": calls(&i.commands),
         })).collect::<Vec<_>>(),
+        "roles": facts.roles.as_ref().map(|roles| roles.iter().map(|r| role_json(report, r)).collect::<Vec<_>>()),
         "data_access": {
             "s3_objects": facts.data.s3_objects,
             "s3_bytes": facts.data.s3_bytes,
@@ -203,6 +205,32 @@ fn facts_json(report: &Report<'_>, facts: &credtrail_triage::Facts) -> Value {
             "parameters": facts.data.parameters,
             "other": facts.data.other,
         },
+    })
+}
+
+/// A role named by the incident and what the authorization details say it may do (`found` is
+/// null when the role is not in them).
+fn role_json(report: &Report<'_>, role: &credtrail_triage::facts::RoleFacts) -> Value {
+    json!({
+        "role": role.role,
+        "account": role.account,
+        "found": role.found.as_ref().map(|p| json!({
+            "arn": p.arn,
+            "instance_profiles": p.instance_profiles,
+            "policies": p.policies,
+            "unresolved_policies": p.unresolved,
+            "trusted_by": p.trust,
+            "admin": p.analysis.admin,
+            "blast_radius": p.analysis.blast.iter().map(|b| json!({
+                "category": b.category.as_str(),
+                "actions": b.actions,
+            })).collect::<Vec<_>>(),
+            "escalation_paths": p.analysis.paths.iter().map(|path| json!({
+                "path": path.name,
+                "actions": path.actions,
+            })).collect::<Vec<_>>(),
+            "evidence": origin_json(report, &p.origin),
+        })),
     })
 }
 

@@ -30,6 +30,19 @@ impl Report<'_> {
     pub fn source(&self, file: credtrail_event::FileId) -> &str {
         self.sources.get(file.0 as usize).map(String::as_str).unwrap_or("?")
     }
+
+    /// " (from PATH line N; …)" for records a check rests on, or nothing. Paths are as given on
+    /// the command line: the caller escapes the result for its sink.
+    pub fn cited(&self, evidence: &[credtrail_event::Origin]) -> String {
+        if evidence.is_empty() {
+            return String::new();
+        }
+        let places: Vec<String> = evidence
+            .iter()
+            .map(|o| format!("{} line {}", self.source(o.file), o.line))
+            .collect();
+        format!(" (from {})", places.join("; "))
+    }
 }
 
 /// Makes a log-derived string safe for a terminal: control characters (ESC sequences, carriage

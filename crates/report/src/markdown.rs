@@ -57,7 +57,13 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(out, "\n**Checks done**\n")?;
         for check in &inc.checks {
-            writeln!(out, "- {}: {}", escape(check.name), escape(&check.outcome))?;
+            writeln!(
+                out,
+                "- {}: {}{}",
+                escape(check.name),
+                escape(&check.outcome),
+                escape(&report.cited(&check.evidence))
+            )?;
         }
         if !inc.facts.timeline.is_empty() {
             writeln!(

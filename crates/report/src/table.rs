@@ -130,7 +130,13 @@ fn write_incidents(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io:
             writeln!(out, "            {}", safe(&a.answer))?;
         }
         for check in &inc.checks {
-            writeln!(out, "  check     {}: {}", check.name, safe(&check.outcome))?;
+            writeln!(
+                out,
+                "  check     {}: {}{}",
+                check.name,
+                safe(&check.outcome),
+                safe(&report.cited(&check.evidence))
+            )?;
         }
         write_facts(&inc.facts, out)?;
         for (n, step) in inc.containment.iter().enumerate() {

@@ -1,12 +1,13 @@
 //! The L1 checks done for the analyst (issue #5 item 4), each with its outcome in words: the
 //! allow-list and learned baselines behind the alerts, deployment windows (declared in the config
-//! or seen in the trail), and the instance's metadata posture.
+//! or seen in the trail), the instance's metadata posture, and the role's permissions (blast
+//! radius and privilege-escalation paths, from IAM authorization details when given).
 
 use std::collections::BTreeSet;
 
 use credtrail_detect::activity::FollowedCall;
 use credtrail_detect::{Activity, Alert};
-use credtrail_event::Timestamp;
+use credtrail_event::{Origin, Timestamp};
 
 use crate::facts::Facts;
 use crate::{DeploymentWindow, HOST_RULES};
@@ -22,6 +23,9 @@ const DEPLOYMENT_NEAR_SECONDS: i64 = 3600;
 pub struct Check {
     pub name: &'static str,
     pub outcome: String,
+    /// The records the outcome rests on, when they are inventory rather than alerts (the role's
+    /// entry in the authorization details).
+    pub evidence: Vec<Origin>,
 }
 
 /// Whether every alert falls inside a change the organisation expects.
@@ -110,6 +114,7 @@ pub fn run(
         .collect();
     checks.push(Check {
         name: "allow-list",
+        evidence: Vec::new(),
         outcome: if host.is_empty() {
             "no host telemetry for these instances: no reader to compare with the allow-list".into()
         } else if readers.is_empty() {
@@ -130,6 +135,7 @@ pub fn run(
     let volume = group.iter().any(|a| a.rule == "imds-access-volume-anomaly");
     checks.push(Check {
         name: "baseline",
+        evidence: Vec::new(),
         outcome: match (exfil.is_empty(), volume) {
             (true, false) => "no use of the credential outside the network learned for its workload, no metadata volume above the host's baseline".into(),
             (true, true) => "metadata access volume above the host's learned baseline (median and MAD of its episodes)".into(),
@@ -160,6 +166,7 @@ pub fn run(
         .collect();
     checks.push(Check {
         name: "deployment window",
+        evidence: Vec::new(),
         outcome: match window {
             Window::Declared(w) => format!("inside the declared deployment window {w}"),
             Window::Launch(l) => format!("within an hour of the instance's launch: {l}"),
@@ -212,6 +219,7 @@ pub fn run(
     let delivered: BTreeSet<&str> = facts.credentials.iter().filter_map(|c| c.delivery).collect();
     checks.push(Check {
         name: "metadata posture",
+        evidence: Vec::new(),
         outcome: if postures.is_empty() {
             "no instance named".into()
         } else {
@@ -226,5 +234,70 @@ pub fn run(
             format!("{}{delivery}", postures.join("; "))
         },
     });
+    checks.push(role_permissions(facts));
     checks
+}
+
+/// "Verify the roles and permissions associated with any detected credential usages" (runbook
+/// L1 steps): what each role named by the alerts may do, from the authorization details.
+fn role_permissions(facts: &Facts) -> Check {
+    let Some(roles) = &facts.roles else {
+        return Check {
+            name: "role permissions",
+            outcome: "not checked: no authorization details given (aws iam get-account-authorization-details)".into(),
+            evidence: Vec::new(),
+        };
+    };
+    if roles.is_empty() {
+        return Check {
+            name: "role permissions",
+            outcome: "no role named by the alerts".into(),
+            evidence: Vec::new(),
+        };
+    }
+    let mut evidence = Vec::new();
+    let outcomes: Vec<String> = roles
+        .iter()
+        .map(|r| {
+            let Some(p) = &r.found else {
+                return format!(
+                    "{} (account {}): not in the authorization details given",
+                    r.role,
+                    r.account.as_deref().unwrap_or("unknown")
+                );
+            };
+            evidence.push(p.origin);
+            let unresolved = if p.unresolved.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; permissions unknown for {} (document not in the details or unreadable)",
+                    p.unresolved.join(", ")
+                )
+            };
+            format!(
+                "{} ({}): blast radius {}; privilege-escalation paths: {}; policies {}; instance profiles {}; trusted by {}{unresolved}",
+                r.role,
+                p.arn,
+                p.analysis.describe_blast(),
+                p.analysis.describe_paths(),
+                list_or_none(&p.policies),
+                list_or_none(&p.instance_profiles),
+                list_or_none(&p.trust),
+            )
+        })
+        .collect();
+    Check {
+        name: "role permissions",
+        outcome: outcomes.join("; "),
+        evidence,
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
 }

@@ -68,6 +68,9 @@ pub fn plan(group: &[&Alert], facts: &Facts) -> Vec<Step> {
             });
         }
     }
+    if credential_used {
+        steps.extend(escalation_path_steps(facts));
+    }
     steps.extend(persistence_steps(facts));
     for instance in &instances {
         steps.push(Step {
@@ -196,4 +199,30 @@ fn principal_of(action: &str) -> (&'static str, &'static str) {
     } else {
         ("--group-name", "group")
     }
+}
+
+/// A stolen credential whose role can escalate may already have: look for what its paths make
+/// (policy versions, attached policies, keys, instances or functions launched with another
+/// role), then take the paths away. The role itself stays: the workload needs it.
+fn escalation_path_steps(facts: &Facts) -> Vec<Step> {
+    facts
+        .roles
+        .iter()
+        .flatten()
+        .filter_map(|r| Some((r, r.found.as_ref().filter(|p| p.can_escalate())?)))
+        .map(|(role, permissions)| Step {
+            action: format!(
+                "Check what role {} could have made through its privilege-escalation paths ({}), then remove those permissions the workload does not need; its blast radius: {}",
+                role.role,
+                permissions.analysis.describe_paths(),
+                permissions.analysis.describe_blast()
+            ),
+            command: Some(format!(
+                "aws iam list-attached-role-policies --role-name {} && aws iam list-role-policies --role-name {}",
+                sh(&role.role),
+                sh(&role.role)
+            )),
+            breaks: "nothing until a permission is removed; then whatever the workload did with it".into(),
+        })
+        .collect()
 }

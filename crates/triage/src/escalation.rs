@@ -12,7 +12,11 @@
 //! from host telemetry about routine readers (a service or SDK not yet allow-listed): the
 //! analyst's action is to allow-list it with a reason.
 //!
-//! From the T2 facts: data read or privilege changes tried with the stolen credential escalate.
+//! From the T2 facts: data read or privilege changes tried with the stolen credential escalate,
+//! and so does a role that is an administrator or holds a known privilege-escalation path
+//! (IAM authorization details given) when its credential was used away from its workload
+//! (`instance-credential-exfiltration`): whoever holds the credential can make themselves
+//! more than the workload was.
 //! From the L1 checks: when nothing escalates, alerts wholly inside a declared deployment window
 //! (config `[[deployment]]`) close as benign, and host-only findings within an hour of the
 //! instance's launch (`RunInstances` in the trail) close as bootstrap software.
@@ -56,6 +60,23 @@ pub fn decide(group: &[&Alert], facts: &Facts, window: &Window) -> Escalation {
     let has_at = |rule: &str, min: Severity| group.iter().any(|a| a.rule == rule && a.severity >= min);
     if has("instance-credential-exfiltration") {
         reasons.push("a workload credential was used away from its workload".to_string());
+        for role in facts.roles.iter().flatten() {
+            let Some(permissions) = role.found.as_ref().filter(|p| p.can_escalate()) else {
+                continue;
+            };
+            reasons.push(if permissions.analysis.admin {
+                format!(
+                    "the credential's role {} is an administrator (Action * on Resource *) and was used away from its workload",
+                    role.role
+                )
+            } else {
+                format!(
+                    "the credential's role {} holds privilege-escalation paths and was used away from its workload: {}",
+                    role.role,
+                    permissions.analysis.describe_paths()
+                )
+            });
+        }
     }
     if has_at("ssrf-metadata-request", Severity::Critical) || has_at("metadata-proxy-abuse", Severity::Critical) {
         reasons.push(

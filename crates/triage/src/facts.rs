@@ -1,12 +1,15 @@
 //! The T2 facts of an incident (issue #5 item 5): a timeline from how the credential was taken to
 //! its last use, every API the stolen credential called and from where, what it read, which
-//! privileges it tried to change, and each instance's metadata posture. Gathered from the scan's
-//! [`Activity`] (every call, not only those an alert cites) and inventory.
+//! privileges it tried to change, each instance's metadata posture, and what the credential's role
+//! may do (its blast radius and privilege-escalation paths, from IAM authorization details).
+//! Gathered from the scan's [`Activity`] (every call, not only those an alert cites) and
+//! inventory.
 
 use std::collections::BTreeSet;
 
 use credtrail_detect::activity::FollowedCall;
 use credtrail_detect::{Activity, Alert};
+use credtrail_event::iam::{analyse, Analysis};
 use credtrail_event::{Inventory, Origin, SourceAddress, Timestamp};
 
 use crate::ATTACKER_RULES;
@@ -145,6 +148,72 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// What a role named by the incident's alerts may do, from IAM authorization details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleFacts {
+    pub role: String,
+    pub account: Option<String>,
+    /// `None` when the role is not in the authorization details given.
+    pub found: Option<RolePermissions>,
+}
+
+/// A role as the authorization details describe it, and what its policies allow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolePermissions {
+    pub arn: String,
+    pub instance_profiles: Vec<String>,
+    /// Inline and managed policy names.
+    pub policies: Vec<String>,
+    /// Policies whose permissions are unknown (document not given or unreadable).
+    pub unresolved: Vec<String>,
+    /// Who its trust policy lets assume it.
+    pub trust: Vec<String>,
+    pub analysis: Analysis,
+    /// The role's record in the details file.
+    pub origin: Origin,
+}
+
+impl RolePermissions {
+    /// Admin or a known privilege-escalation path: a stolen credential can take more.
+    pub fn can_escalate(&self) -> bool {
+        self.analysis.admin || !self.analysis.paths.is_empty()
+    }
+}
+
+/// The roles the alerts name, joined with the authorization details on name and account.
+/// `None` when no authorization details were given at all.
+pub fn roles(group: &[&Alert], inventory: Option<&Inventory>) -> Option<Vec<RoleFacts>> {
+    let inventory = inventory.filter(|i| i.has_authorization_details())?;
+    let mut named: BTreeSet<(String, Option<String>)> = group
+        .iter()
+        .filter_map(|a| Some((a.entities.role.clone()?, a.entities.account.clone())))
+        .collect();
+    // An alert that knows the account says more than one that does not.
+    let with_account: BTreeSet<String> = named
+        .iter()
+        .filter(|(_, account)| account.is_some())
+        .map(|(role, _)| role.clone())
+        .collect();
+    named.retain(|(role, account)| account.is_some() || !with_account.contains(role));
+    Some(
+        named
+            .into_iter()
+            .map(|(role, account)| {
+                let found = inventory.role(account.as_deref(), &role).map(|r| RolePermissions {
+                    arn: r.role.arn.clone(),
+                    instance_profiles: r.role.instance_profiles.clone(),
+                    policies: r.policies.iter().map(|p| p.to_string()).collect(),
+                    unresolved: r.unresolved.iter().map(|p| p.to_string()).collect(),
+                    trust: r.role.trust_principals.clone(),
+                    analysis: analyse(&r.statements),
+                    origin: r.role.origin,
+                });
+                RoleFacts { role, account, found }
+            })
+            .collect(),
+    )
+}
+
 /// The T2 facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Facts {
@@ -154,6 +223,9 @@ pub struct Facts {
     pub credentials: Vec<CredentialFacts>,
     pub instances: Vec<InstanceFacts>,
     pub data: DataAccess,
+    /// The alerts' roles and what they may do; `None` when no IAM authorization details were
+    /// given.
+    pub roles: Option<Vec<RoleFacts>>,
 }
 
 impl Facts {
@@ -437,5 +509,6 @@ pub fn gather(group: &[&Alert], activity: Option<&Activity>, inventory: Option<&
         credentials,
         instances: instance_facts,
         data,
+        roles: roles(group, inventory),
     }
 }

@@ -662,4 +662,151 @@ mod tests {
         assert_eq!(incidents(&[first.clone(), later(5 * 60)], &Context::default()).len(), 1);
         assert_eq!(incidents(&[first, later(8 * 60)], &Context::default()).len(), 2);
     }
+
+    fn details(actions: &[&str]) -> credtrail_event::Inventory {
+        use credtrail_event::iam::Statement;
+        use credtrail_event::{Fact, FileId, Origin, RoleDetail};
+        let role = RoleDetail {
+            name: "shop-web-role".into(),
+            arn: "arn:aws:iam::111122223333:role/shop-web-role".into(),
+            account: Some("111122223333".into()),
+            instance_profiles: vec!["shop-web".into()],
+            attached: Vec::new(),
+            inline: vec![("app".into(), vec![Statement::allow_everywhere(actions)])],
+            unreadable: Vec::new(),
+            trust_principals: vec!["Service:ec2.amazonaws.com".into()],
+            origin: Origin {
+                file: FileId(3),
+                line: 7,
+                index: 2,
+            },
+        };
+        credtrail_event::Inventory::from_facts(&[Fact::Role(Box::new(role))])
+    }
+
+    fn in_account(mut alerts: Vec<Alert>) -> Vec<Alert> {
+        for a in &mut alerts {
+            a.entities.account = Some("111122223333".into());
+        }
+        alerts
+    }
+
+    fn role_check(inc: &Incident) -> &Check {
+        inc.checks
+            .iter()
+            .find(|c| c.name == "role permissions")
+            .expect("a role permissions check")
+    }
+
+    #[test]
+    fn a_stolen_credential_whose_role_can_pass_a_role_to_a_new_instance_escalates_with_that_rule() {
+        let inventory = details(&["iam:PassRole", "ec2:RunInstances"]);
+        let context = Context {
+            inventory: Some(&inventory),
+            ..Default::default()
+        };
+        let found = incidents(&in_account(chain()), &context);
+        let inc = &found[0];
+        assert_eq!(inc.escalation.decision, Decision::EscalateT2);
+        assert!(
+            inc.escalation.reasons.iter().any(|r| r
+                == "the credential's role shop-web-role holds privilege-escalation paths and was used away from its workload: iam:PassRole + ec2:RunInstances (new EC2 instance with an existing role)"),
+            "{:?}",
+            inc.escalation.reasons
+        );
+        let check = role_check(inc);
+        assert!(
+            check.outcome.starts_with(
+                "shop-web-role (arn:aws:iam::111122223333:role/shop-web-role): blast radius IAM write (iam:PassRole), compute control (ec2:RunInstances); privilege-escalation paths: iam:PassRole + ec2:RunInstances"
+            ),
+            "{}",
+            check.outcome
+        );
+        assert_eq!(check.evidence.len(), 1);
+        assert_eq!((check.evidence[0].file.0, check.evidence[0].line), (3, 7));
+        assert!(inc
+            .containment
+            .iter()
+            .any(|s| s.action.starts_with("Check what role shop-web-role could have made")));
+        // Without the credential used elsewhere, the role's paths alone decide nothing.
+        let found = incidents(&in_account(chain()[..2].to_vec()), &context);
+        assert!(!found[0]
+            .escalation
+            .reasons
+            .iter()
+            .any(|r| r.contains("privilege-escalation paths")));
+    }
+
+    #[test]
+    fn a_read_only_role_is_described_and_its_rule_does_not_fire() {
+        let inventory = details(&["s3:GetObject", "ec2:Describe*"]);
+        let context = Context {
+            inventory: Some(&inventory),
+            ..Default::default()
+        };
+        let found = incidents(&in_account(chain()), &context);
+        let inc = &found[0];
+        assert!(
+            !inc.escalation.reasons.iter().any(|r| r.contains("credential's role")),
+            "{:?}",
+            inc.escalation.reasons
+        );
+        assert!(
+            role_check(inc)
+                .outcome
+                .contains("blast radius data read (s3:GetObject); privilege-escalation paths: none of the known paths"),
+            "{}",
+            role_check(inc).outcome
+        );
+        assert!(!inc.containment.iter().any(|s| s.action.starts_with("Check what role")));
+    }
+
+    #[test]
+    fn the_role_check_says_plainly_when_no_details_were_given_or_the_role_is_not_in_them() {
+        let found = incidents(&chain(), &Context::default());
+        assert_eq!(
+            role_check(&found[0]).outcome,
+            "not checked: no authorization details given (aws iam get-account-authorization-details)"
+        );
+        assert!(found[0].facts.roles.is_none());
+        // Details of another account: the role is not there.
+        let inventory = details(&["*"]);
+        let context = Context {
+            inventory: Some(&inventory),
+            ..Default::default()
+        };
+        let mut alerts = chain();
+        for a in &mut alerts {
+            a.entities.account = Some("444455556666".into());
+        }
+        let found = incidents(&alerts, &context);
+        assert_eq!(
+            role_check(&found[0]).outcome,
+            "shop-web-role (account 444455556666): not in the authorization details given"
+        );
+        assert!(
+            !found[0]
+                .escalation
+                .reasons
+                .iter()
+                .any(|r| r.contains("credential's role")),
+            "{:?}",
+            found[0].escalation.reasons
+        );
+    }
+
+    #[test]
+    fn an_admin_role_is_named_as_such() {
+        let inventory = details(&["*"]);
+        let context = Context {
+            inventory: Some(&inventory),
+            ..Default::default()
+        };
+        let found = incidents(&in_account(chain()), &context);
+        assert!(found[0].escalation.reasons.iter().any(|r| r
+            == "the credential's role shop-web-role is an administrator (Action * on Resource *) and was used away from its workload"));
+        assert!(role_check(&found[0])
+            .outcome
+            .contains("blast radius admin (Action * on Resource *); privilege-escalation paths: every path (the role is an administrator)"));
+    }
 }

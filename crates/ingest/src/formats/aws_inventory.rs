@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::{Format, ParsedFile};
 use crate::diagnostic::{excerpt, Reason};
-use crate::json_stream::{skip_ws, top_level_values};
+use crate::json_stream::{first_key_is, top_level_values};
 
 pub struct AwsInventory;
 
@@ -26,14 +26,7 @@ impl Format for AwsInventory {
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
-        let i = skip_ws(head, 0);
-        if head.get(i) != Some(&b'{') {
-            return false;
-        }
-        let j = skip_ws(head, i + 1);
-        TOP_KEYS
-            .iter()
-            .any(|k| head[j..].starts_with(format!("\"{k}\"").as_bytes()))
+        first_key_is(head, TOP_KEYS)
     }
 
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {

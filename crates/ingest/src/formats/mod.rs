@@ -3,6 +3,7 @@
 
 mod alb;
 mod auditd;
+mod aws_iam_authorization_details;
 mod aws_inventory;
 mod aws_waf;
 mod cloudfront;
@@ -26,6 +27,7 @@ use crate::input::{InputFile, InputSource};
 
 pub use alb::AwsElb;
 pub use auditd::Auditd;
+pub use aws_iam_authorization_details::AwsIamAuthorizationDetails;
 pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
 pub use cloudfront::AwsCloudFront;
@@ -62,6 +64,7 @@ pub trait Format: Sync {
 /// Every format, most specific first: sniffing takes the first that accepts.
 pub static FORMATS: &[&dyn Format] = &[
     &AwsInventory,
+    &AwsIamAuthorizationDetails,
     &AwsWaf,
     &AwsElb,
     &AwsCloudFront,
