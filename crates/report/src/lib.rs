@@ -47,13 +47,18 @@ impl Report<'_> {
 
 /// Makes a log-derived string safe for a terminal: control characters (ESC sequences, carriage
 /// returns that overwrite lines, bidi overrides) become visible escapes.
+/// Unicode bidirectional embeddings, overrides, isolates and marks: they reorder the text around
+/// them when displayed (`\u{202e}txt.exe` shows as `exe.txt`), so a log value must never carry
+/// them into a report unescaped.
+pub(crate) fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' | '\u{061c}')
+}
+
 pub fn terminal_safe(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
-            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}' => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32))
-            }
+            c if is_bidi_control(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c if c.is_control() => out.extend(c.escape_default()),
             c => out.push(c),
         }

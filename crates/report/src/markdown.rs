@@ -16,7 +16,7 @@ pub fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '\n' | '\r' => out.push(' '),
-            c if c.is_control() => out.extend(c.escape_default()),
+            c if c.is_control() || crate::is_bidi_control(c) => out.extend(c.escape_default()),
             '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.' | '!' | '|' | '~'
             | '"' | '\'' | ':' => {
                 out.push('\\');
@@ -155,5 +155,12 @@ mod tests {
             safe.contains(r"\|") && safe.contains(r"\*\*") && safe.contains(r"\`"),
             "{safe}"
         );
+    }
+
+    #[test]
+    fn bug_a_right_to_left_override_reached_markdown_unescaped() {
+        let safe = escape("invoice\u{202e}fdp.exe \u{2066}x\u{2069}");
+        assert!(!safe.chars().any(crate::is_bidi_control), "{safe}");
+        assert!(safe.contains("\\u{202e}"), "{safe}");
     }
 }
