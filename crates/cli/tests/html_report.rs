@@ -2,6 +2,12 @@
 //! value. The fixture `testdata/hostile/` is a CloudTrail file and an nginx log whose role,
 //! principal, user agents, URIs, S3 key and IAM user names carry script, HTML, attribute-breaking,
 //! Markdown-link and formula payloads; every one of them reaches an alert or an incident.
+//! The records keep the vendors' layouts: CloudTrail's `{"Records":[…]}` with `userIdentity`,
+//! `sessionContext.ec2RoleDelivery`, `requestParameters` and `additionalEventData`
+//! (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html>),
+//! and nginx's `main` format, combined plus `"$http_x_forwarded_for"`, with `"` written as `\x22`
+//! as nginx escapes it (<https://nginx.org/en/docs/http/ngx_http_log_module.html#log_format>); its
+//! last line is no log record at all and is counted as a diagnostic.
 //!
 //! The page is checked as text here, and loaded in headless Chromium (Debian's `chromium`,
 //! installed by `.ci/run`): no script runs, no element or attribute comes from a payload, the
