@@ -681,6 +681,120 @@ mod tests {
         assert!(!markup.contains('\''), "{markup}");
     }
 
+    fn alert(rule: &'static str, minute: i64, source: Option<&str>, process: Option<&str>, records: u64) -> Alert {
+        let t = Timestamp::from_millis(1_777_716_000_000 + minute * 60_000);
+        Alert {
+            rule,
+            variant: None,
+            severity: Severity::High,
+            first_seen: t,
+            last_seen: t,
+            title: format!("{rule} at {minute}"),
+            entities: credtrail_detect::Entities {
+                instance: Some("i-0c0ffee0000000001".into()),
+                source_ip: source.map(str::to_string),
+                process: process.map(str::to_string),
+                ..Default::default()
+            },
+            reasons: vec!["test".into()],
+            evidence: Vec::new(),
+            evidence_total: records,
+        }
+    }
+
+    #[test]
+    fn metadata_requests_are_summed_per_requester_and_cloudtrail_findings_are_not_requests() {
+        let alerts = [
+            alert("ssrf-metadata-request", 0, Some("198.51.100.7"), None, 3),
+            alert("metadata-proxy-abuse", 1, Some("198.51.100.7"), None, 2),
+            alert(
+                "imds-credential-read-unexpected-process",
+                2,
+                None,
+                Some("/usr/bin/python3 (pid 7)"),
+                4,
+            ),
+            // Not a request to the service: a credential's use, from the same address.
+            alert("instance-credential-exfiltration", 3, Some("198.51.100.7"), None, 50),
+        ];
+        let chart = volume_chart(&alerts).into_string();
+        assert!(
+            chart.contains("<title>198.51.100.7: 5 record(s); metadata-proxy-abuse 2; ssrf-metadata-request 3</title>"),
+            "{chart}"
+        );
+        assert!(
+            chart.contains("/usr/bin/python3 (pid 7) on i-0c0ffee0000000001: 4 record(s)"),
+            "{chart}"
+        );
+        assert!(
+            !chart.contains("instance-credential-exfiltration") && !chart.contains("55 record"),
+            "{chart}"
+        );
+        // The largest requester first, its bar the full width.
+        let first = chart.find("198.51.100.7").unwrap_or(usize::MAX);
+        assert!(first < chart.find("/usr/bin/python3").unwrap_or(0), "{chart}");
+        assert!(chart.contains(r#"width="560.0""#), "{chart}");
+    }
+
+    #[test]
+    fn requesters_past_the_cap_are_one_bar() {
+        let alerts: Vec<Alert> = (0..25)
+            .map(|n| alert("ssrf-metadata-request", n, Some(&format!("192.0.2.{n}")), None, 1))
+            .collect();
+        let chart = volume_chart(&alerts).into_string();
+        assert_eq!(chart.matches("<rect").count(), SOURCES_SHOWN, "{chart}");
+        assert!(chart.contains("6 other requesters: 6 record(s)"), "{chart}");
+    }
+
+    fn report_of<'a>(alerts: &'a [Alert], incidents: &'a [Incident], summary: &'a crate::Summary) -> Report<'a> {
+        Report {
+            alerts,
+            incidents,
+            suppressed: &[],
+            sources: &[],
+            summary,
+        }
+    }
+
+    #[test]
+    fn an_incident_is_drawn_on_its_event_time_axis_even_when_it_lasts_no_time() {
+        let alerts = [
+            alert("ssrf-metadata-request", 0, Some("198.51.100.7"), None, 1),
+            alert("instance-credential-exfiltration", 30, Some("198.51.100.7"), None, 1),
+        ];
+        let incidents = credtrail_triage::incidents(&alerts, &credtrail_triage::Context::default());
+        let members: Vec<&Alert> = alerts.iter().collect();
+        let chart = timeline_chart(&incidents[0], &members).into_string();
+        // The first alert at the axis' start, the last at its end.
+        assert!(
+            chart.contains(r#"<rect x="338.0""#) && chart.contains(r#"<rect x="978.0""#),
+            "{chart}"
+        );
+        assert!(
+            chart.contains(">2026-05-02T10:00:00Z<") && chart.contains(">2026-05-02T10:30:00Z<"),
+            "{chart}"
+        );
+        let instant = &alerts[..1];
+        let incidents = credtrail_triage::incidents(instant, &credtrail_triage::Context::default());
+        let chart = timeline_chart(&incidents[0], &[&instant[0]]).into_string();
+        assert!(!chart.contains("NaN") && !chart.contains("inf"), "{chart}");
+    }
+
+    #[test]
+    fn an_empty_scan_says_so_and_draws_nothing() {
+        let summary = crate::Summary::default();
+        let page = page(&report_of(&[], &[], &summary)).into_string();
+        for text in [
+            "No incidents.",
+            "No alerts.",
+            "No metadata-service requests among the alerts.",
+            "none: every record was read",
+        ] {
+            assert!(page.contains(text), "{text}: {page}");
+        }
+        assert!(!page.contains("<svg"), "{page}");
+    }
+
     #[test]
     fn long_labels_are_cut_on_a_character_boundary() {
         assert_eq!(shorten("ééééé", 3), "éé…");
