@@ -206,7 +206,42 @@ fn incidents(report: &Report<'_>) -> Markup {
         section #incidents {
             h2 { "Incidents (" (report.incidents.len()) ")" }
             @if report.incidents.is_empty() { p { "No incidents." } }
+            @if report.incidents.len() > 1 { (overview(report)) }
             @for inc in report.incidents { (incident(report, inc)) }
+        }
+    }
+}
+
+/// The distinct values of one entity over an incident's alerts, joined.
+fn distinct(alerts: &[&Alert], field: fn(&Alert) -> Option<&String>) -> String {
+    let set: std::collections::BTreeSet<&str> = alerts.iter().filter_map(|a| field(a)).map(String::as_str).collect();
+    if set.is_empty() {
+        "-".into()
+    } else {
+        set.into_iter().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// One line per incident, most urgent first, each linking to its section.
+fn overview(report: &Report<'_>) -> Markup {
+    html! {
+        table {
+            thead { tr { th { "decision" } th { "incident" } th { "severity" } th.num { "alerts" } th { "first evidence" } th { "lasted" } th { "instances or hosts" } th { "sources" } } }
+            tbody {
+                @for inc in report.incidents {
+                    @let members: Vec<&Alert> = inc.alerts.iter().filter_map(|&i| report.alerts.get(i)).collect();
+                    tr {
+                        td { span class=(decision_class(inc.escalation.decision)) { (inc.escalation.decision.as_str()) } }
+                        td { a href={"#" (inc.id)} { code { (inc.id) } } }
+                        td { span class={"sev " (inc.severity.as_str())} { (inc.severity.as_str()) } }
+                        td.num { (members.len()) }
+                        td.time { (inc.first_evidence.to_string()) }
+                        td { (human_duration((inc.last_evidence.millis() - inc.first_evidence.millis()) / 1000)) }
+                        td.long { (t(&distinct(&members, |a| a.entities.instance.as_ref().or(a.entities.host.as_ref())))) }
+                        td.long { (t(&distinct(&members, |a| a.entities.source_ip.as_ref()))) }
+                    }
+                }
+            }
         }
     }
 }
@@ -279,7 +314,7 @@ fn alert_rows(alerts: &[&Alert]) -> Markup {
 
 /// Where a record came from: `file:line (record n)`.
 fn origin(report: &Report<'_>, o: &Origin) -> Markup {
-    html! { code { (t(report.source(o.file))) ":" (o.line) } " (record " (o.index) ")" }
+    html! { code.path { (t(report.source(o.file))) ":" (o.line) } " (record " (o.index) ")" }
 }
 
 /// A list of calls an investigation follows (data reads, privilege changes, commands, metadata
@@ -291,8 +326,8 @@ fn calls_table(report: &Report<'_>, calls: &[FollowedCall]) -> Markup {
             tbody {
                 @for c in calls {
                     tr {
-                        td.time { (c.time.to_string()) } td { (t(&c.action)) } td { (opt(&c.target)) }
-                        td { (opt(&c.actor)) } td { (t(&c.source.to_string())) }
+                        td.time { (c.time.to_string()) } td { (t(&c.action)) } td.long { (opt(&c.target)) }
+                        td.long { (opt(&c.actor)) } td { (t(&c.source.to_string())) }
                         td {
                             @match (&c.error, c.bytes) {
                                 (Some(e), _) => span.bad { (t(e)) },
@@ -321,7 +356,7 @@ fn facts(report: &Report<'_>, inc: &Incident) -> Markup {
                 tbody {
                     @for m in &f.timeline {
                         tr {
-                            td.time { (m.time.to_string()) } td { (t(&m.what)) }
+                            td.time { (m.time.to_string()) } td.long { (t(&m.what)) }
                             td {
                                 @if let Some(id) = &m.alert { a href={"#" (id)} { code { (id) } } }
                                 @else if let Some(o) = &m.origin { (origin(report, o)) }
@@ -620,7 +655,8 @@ h2 { margin-top: 36px; border-bottom: 2px solid var(--line); padding-bottom: 4px
 h3 { margin: 20px 0 8px; }
 h4 { margin: 18px 0 6px; font-size: 14px; }
 code, pre { font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; overflow-wrap: break-word; }
-td code { word-break: break-all; }
+code.path { word-break: break-all; }
+td code, td .decision, td .sev { white-space: nowrap; }
 pre { background: #0d1117; color: #e6edf3; padding: 8px 10px; border-radius: 4px; white-space: pre-wrap; margin: 6px 0; }
 table { border-collapse: collapse; margin: 6px 0 10px; width: 100%; }
 th, td { border: 1px solid var(--line); padding: 3px 6px; text-align: left; vertical-align: top; overflow-wrap: break-word; }
@@ -628,6 +664,7 @@ thead th { background: var(--bg2); }
 table.kv th { width: 170px; background: var(--bg2); font-weight: 600; }
 td.num, th.num { text-align: right; }
 td.time { white-space: nowrap; }
+td.long, table.kv td { overflow-wrap: anywhere; }
 tr.attacker td { background: #fff1f0; }
 .lead { color: var(--muted); margin-top: 0; }
 .muted { color: var(--muted); }
@@ -778,6 +815,29 @@ mod tests {
         let incidents = credtrail_triage::incidents(instant, &credtrail_triage::Context::default());
         let chart = timeline_chart(&incidents[0], &[&instant[0]]).into_string();
         assert!(!chart.contains("NaN") && !chart.contains("inf"), "{chart}");
+    }
+
+    #[test]
+    fn several_incidents_get_an_overview_linking_each() {
+        let mut far = alert("ssrf-metadata-request", 3 * 24 * 60, Some("203.0.113.9"), None, 1);
+        far.entities.instance = Some("i-0other".into());
+        let alerts = [alert("ssrf-metadata-request", 0, Some("198.51.100.7"), None, 1), far];
+        let incidents = credtrail_triage::incidents(&alerts, &credtrail_triage::Context::default());
+        assert_eq!(incidents.len(), 2);
+        let summary = crate::Summary::default();
+        let page = page(&report_of(&alerts, &incidents, &summary)).into_string();
+        for inc in &incidents {
+            assert!(
+                page.contains(&format!(r##"<td><a href="#{0}"><code>{0}</code></a></td>"##, inc.id)),
+                "{page}"
+            );
+            assert_eq!(
+                page.matches(&format!(r#"<article class="incident" id="{}">"#, inc.id))
+                    .count(),
+                1
+            );
+        }
+        assert!(page.contains("<td class=\"long\">i-0other</td>"), "{page}");
     }
 
     #[test]
