@@ -61,6 +61,7 @@ enum OutputFormat {
     Ocsf,
     Csv,
     Markdown,
+    Html,
 }
 
 #[derive(Parser)]
@@ -288,6 +289,7 @@ fn scan_command(args: ScanArgs, only: Option<String>) -> Result<u8> {
         OutputFormat::Ocsf => credtrail_report::ocsf::write(&report, &mut sink)?,
         OutputFormat::Csv => credtrail_report::csv::write(&report, &mut sink)?,
         OutputFormat::Markdown => credtrail_report::markdown::write(&report, &mut sink)?,
+        OutputFormat::Html => credtrail_report::html::write(&report, &mut sink)?,
     }
     sink.flush()?;
 

@@ -707,51 +707,57 @@ fn show_prints_one_incident_found_by_its_id_or_by_one_of_its_alerts() {
         .stderr(predicates::str::contains("no incident or alert with id"));
 }
 
-/// Formula, HTML, script and Markdown-link payloads in a role name and a user agent: the CSV
-/// never hands a spreadsheet a formula, the Markdown never hands a renderer markup.
+/// Formula, HTML, script and Markdown-link payloads in role names, user agents, URIs, S3 keys and
+/// IAM user names (`testdata/cli/hostile-report.jsonl` and `testdata/hostile/`): the CSV never
+/// hands a spreadsheet a formula, the Markdown never hands a renderer markup.
 #[test]
 fn hostile_log_strings_are_inert_in_csv_and_markdown() {
     let cwd = tmp();
-    let fixture = cli_fixture("hostile-report.jsonl");
-    let csv_out = credtrail(&cwd)
-        .args(["scan", "--no-progress", "--format", "csv", &fixture])
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let mut reader = csv::Reader::from_reader(csv_out.as_slice());
-    let mut rows = 0;
-    let mut saw_payload = false;
-    for record in reader.records() {
-        let record = record.unwrap();
-        rows += 1;
-        for cell in record.iter() {
-            assert!(
-                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
-                "a cell a spreadsheet would run: {cell:?}"
-            );
-            saw_payload |= cell.contains("HYPERLINK");
+    let hostile_dir = repo().join("testdata/hostile").display().to_string();
+    for fixture in [cli_fixture("hostile-report.jsonl"), hostile_dir] {
+        let csv_out = credtrail(&cwd)
+            .args(["scan", "--no-progress", "--format", "csv", &fixture])
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
+        let mut reader = csv::Reader::from_reader(csv_out.as_slice());
+        let mut rows = 0;
+        let mut saw_payload = false;
+        let mut formulas = 0;
+        for record in reader.records() {
+            let record = record.unwrap();
+            rows += 1;
+            for cell in record.iter() {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "a cell a spreadsheet would run: {cell:?}"
+                );
+                saw_payload |= cell.contains("HYPERLINK");
+                formulas += usize::from(cell.starts_with('\''));
+            }
         }
-    }
-    assert!(rows >= 2 && saw_payload, "the payload is kept, as text");
+        assert!(rows >= 2 && saw_payload, "{fixture}: the payload is kept, as text");
+        assert!(formulas > 0, "{fixture}: formula cells were there, neutralised");
 
-    let md = credtrail(&cwd)
-        .args(["scan", "--no-progress", "--format", "markdown", &fixture])
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let md = String::from_utf8(md).unwrap();
-    assert!(md.contains("escalate_t2"), "{md}");
-    for line in md.lines() {
-        // Indented code blocks (the containment commands) render as literal text.
-        if line.starts_with("        ") {
-            continue;
-        }
-        for raw in ["<script", "<img", "](javascript", "**bold**", "`tick`"] {
-            assert!(!line.contains(raw), "raw {raw:?} in Markdown: {line}");
+        let md = credtrail(&cwd)
+            .args(["scan", "--no-progress", "--format", "markdown", &fixture])
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout
+            .clone();
+        let md = String::from_utf8(md).unwrap();
+        assert!(md.contains("escalate_t2"), "{md}");
+        for line in md.lines() {
+            // Indented code blocks (the containment commands) render as literal text.
+            if line.starts_with("        ") {
+                continue;
+            }
+            for raw in ["<script", "<img", "<svg", "](javascript", "**bold**", "`tick`"] {
+                assert!(!line.contains(raw), "raw {raw:?} in Markdown: {line}");
+            }
         }
     }
 }

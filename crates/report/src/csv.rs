@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use crate::Report;
 
-const HEADER: [&str; 18] = [
+const HEADER: [&str; 19] = [
     "incident",
     "decision",
     "alert",
@@ -22,6 +22,7 @@ const HEADER: [&str; 18] = [
     "role",
     "access_key",
     "source_ip",
+    "user_agent",
     "host",
     "process",
     "reasons",
@@ -71,6 +72,7 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
             text(&e.role),
             text(&e.access_key),
             text(&e.source_ip),
+            text(&e.user_agent),
             text(&e.host),
             text(&e.process),
             alert.reasons.join(" | "),

@@ -2,16 +2,18 @@
 //! (PRODUCT.md §6) and OCSF can evolve without touching detectors.
 //!
 //! Every log-derived string is hostile: the table strips control characters and escape
-//! sequences before printing; JSON encoders escape by construction.
+//! sequences before printing; JSON encoders escape by construction; HTML goes through one
+//! escaping function (`html::escape`).
 
 pub mod csv;
+pub mod html;
 pub mod jsonl;
 pub mod markdown;
 pub mod ocsf;
 pub mod summary;
 pub mod table;
 
-use credtrail_detect::{Alert, Suppressed};
+use credtrail_detect::{Alert, Entities, Suppressed};
 
 pub use summary::Summary;
 
@@ -43,6 +45,25 @@ impl Report<'_> {
             .collect();
         format!(" (from {})", places.join("; "))
     }
+}
+
+/// Who an alert is about beyond its workload and source, as the table and the HTML label it:
+/// the entities that are set, in a fixed order. Values are raw log strings: escape them.
+pub(crate) fn who(e: &Entities) -> Vec<(&'static str, &str)> {
+    [
+        ("account", &e.account),
+        ("role", &e.role),
+        ("key", &e.access_key),
+        ("principal", &e.principal),
+        ("agent", &e.user_agent),
+        ("host", &e.host),
+        ("process", &e.process),
+        ("container", &e.container),
+        ("user", &e.user),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    .collect()
 }
 
 /// Makes a log-derived string safe for a terminal: control characters (ESC sequences, carriage

@@ -193,21 +193,10 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write, color: bool) -> io::Resul
             writeln!(out, "{sev}  {}{variant}  {}", paint(color, bold, a.rule), a.id())?;
             writeln!(out, "  {}", safe(&a.title))?;
             writeln!(out, "  when      {} .. {}", a.first_seen, a.last_seen)?;
-            let e = &a.entities;
-            let who: Vec<String> = [
-                ("account", &e.account),
-                ("role", &e.role),
-                ("key", &e.access_key),
-                ("principal", &e.principal),
-                ("agent", &e.user_agent),
-                ("host", &e.host),
-                ("process", &e.process),
-                ("container", &e.container),
-                ("user", &e.user),
-            ]
-            .iter()
-            .filter_map(|(k, v)| v.as_deref().map(|v| format!("{k} {}", safe(v))))
-            .collect();
+            let who: Vec<String> = crate::who(&a.entities)
+                .into_iter()
+                .map(|(k, v)| format!("{k} {}", safe(v)))
+                .collect();
             if !who.is_empty() {
                 writeln!(out, "  who       {}", who.join(" | "))?;
             }
