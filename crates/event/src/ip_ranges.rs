@@ -37,19 +37,42 @@ pub struct RangeMatch {
     pub region: String,
 }
 
+/// What a publisher says about a prefix. Every prefix of one (provider, service, region) shares
+/// one label: the Azure snapshot alone repeats a few thousand labels over about a hundred
+/// thousand prefixes, and owning two strings per prefix made loading the bundled snapshot (on
+/// every run) cost 5 % of a CloudTrail scan and most of its start-up memory.
 #[derive(Debug, Clone)]
-struct Entry {
+struct Label {
     provider: Provider,
-    service: String,
-    region: String,
+    service: Box<str>,
+    region: Box<str>,
+}
+
+/// One label of a prefix, and the next label of the same prefix (prefixes published by several
+/// providers or services chain their labels), or [`Link::END`].
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    label: u32,
+    next: u32,
+}
+
+impl Link {
+    const END: u32 = u32::MAX;
 }
 
 /// Prefix tables keyed by prefix length: a lookup probes each length that occurs, so overlapping
-/// prefixes (AWS publishes `AMAZON` supersets of `EC2` ranges) all resolve.
+/// prefixes (AWS publishes `AMAZON` supersets of `EC2` ranges) all resolve. A table maps a
+/// prefix to the first of its [`Link`]s.
 #[derive(Debug, Clone, Default)]
 pub struct CloudRanges {
-    v4: BTreeMap<u8, HashMap<u32, Vec<Entry>>>,
-    v6: BTreeMap<u8, HashMap<u128, Vec<Entry>>>,
+    v4: BTreeMap<u8, HashMap<u32, u32>>,
+    v6: BTreeMap<u8, HashMap<u128, u32>>,
+    links: Vec<Link>,
+    labels: Vec<Label>,
+    /// `provider\0service\0region` → index in `labels`, for interning while adding.
+    label_ids: HashMap<String, u32>,
+    /// Reused to build `label_ids` keys without allocating on every prefix.
+    scratch: String,
     /// Provider → snapshot date as the publisher wrote it.
     pub snapshots: BTreeMap<Provider, String>,
     prefixes: usize,
@@ -57,34 +80,68 @@ pub struct CloudRanges {
 
 impl CloudRanges {
     pub fn add(&mut self, provider: Provider, net: IpNet, service: &str, region: &str) {
-        let entry = Entry {
-            provider,
-            service: service.to_string(),
-            region: region.to_string(),
+        let label = self.intern(provider, service, region);
+        let head = match net.trunc() {
+            IpNet::V4(n) => self
+                .v4
+                .entry(n.prefix_len())
+                .or_default()
+                .entry(u32::from(n.network()))
+                .or_insert(Link::END),
+            IpNet::V6(n) => self
+                .v6
+                .entry(n.prefix_len())
+                .or_default()
+                .entry(u128::from(n.network()))
+                .or_insert(Link::END),
         };
-        match net.trunc() {
-            IpNet::V4(n) => {
-                let key = u32::from(n.network());
-                let bucket = self.v4.entry(n.prefix_len()).or_default().entry(key).or_default();
-                if !bucket
-                    .iter()
-                    .any(|e| e.provider == provider && e.service == entry.service)
-                {
-                    bucket.push(entry);
-                }
+        // One label per (provider, service) and prefix: the first region published wins.
+        let mut at = *head;
+        let mut last = None;
+        while at != Link::END {
+            let link = self.links[at as usize];
+            let known = &self.labels[link.label as usize];
+            if known.provider == provider && &*known.service == service {
+                self.prefixes += 1;
+                return;
             }
-            IpNet::V6(n) => {
-                let key = u128::from(n.network());
-                let bucket = self.v6.entry(n.prefix_len()).or_default().entry(key).or_default();
-                if !bucket
-                    .iter()
-                    .any(|e| e.provider == provider && e.service == entry.service)
-                {
-                    bucket.push(entry);
-                }
-            }
+            last = Some(at);
+            at = link.next;
+        }
+        let new = u32::try_from(self.links.len()).unwrap_or(Link::END);
+        self.links.push(Link { label, next: Link::END });
+        match last {
+            Some(last) => self.links[last as usize].next = new,
+            None => *head = new,
         }
         self.prefixes += 1;
+    }
+
+    fn intern(&mut self, provider: Provider, service: &str, region: &str) -> u32 {
+        use std::fmt::Write;
+        self.scratch.clear();
+        let _ = write!(self.scratch, "{provider:?}\0{service}\0{region}");
+        if let Some(&id) = self.label_ids.get(self.scratch.as_str()) {
+            return id;
+        }
+        let id = u32::try_from(self.labels.len()).unwrap_or(u32::MAX);
+        self.labels.push(Label {
+            provider,
+            service: service.into(),
+            region: region.into(),
+        });
+        self.label_ids.insert(self.scratch.clone(), id);
+        id
+    }
+
+    /// The labels of the prefix whose first link is `head`, in the order they were added.
+    fn labels_from(&self, head: u32) -> impl Iterator<Item = &Label> {
+        let mut at = head;
+        std::iter::from_fn(move || {
+            let link = self.links.get(at as usize)?;
+            at = link.next;
+            self.labels.get(link.label as usize)
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -99,8 +156,8 @@ impl CloudRanges {
     /// specific service (`EC2`) over the `AMAZON` umbrella at the same length.
     pub fn lookup(&self, ip: IpAddr) -> Vec<RangeMatch> {
         let mut best: BTreeMap<Provider, RangeMatch> = BTreeMap::new();
-        let mut consider = |net: IpNet, entries: &Vec<Entry>| {
-            for e in entries {
+        let mut consider = |net: IpNet, head: u32| {
+            for e in self.labels_from(head) {
                 let better = match best.get(&e.provider) {
                     None => true,
                     Some(cur) => {
@@ -114,8 +171,8 @@ impl CloudRanges {
                         RangeMatch {
                             provider: e.provider,
                             prefix: net,
-                            service: e.service.clone(),
-                            region: e.region.clone(),
+                            service: e.service.to_string(),
+                            region: e.region.to_string(),
                         },
                     );
                 }
@@ -126,9 +183,9 @@ impl CloudRanges {
                 let bits = u32::from(v4);
                 for (&len, table) in &self.v4 {
                     let mask = if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) };
-                    if let Some(entries) = table.get(&(bits & mask)) {
+                    if let Some(&head) = table.get(&(bits & mask)) {
                         if let Ok(net) = IpNet::new(IpAddr::V4((bits & mask).into()), len) {
-                            consider(net, entries);
+                            consider(net, head);
                         }
                     }
                 }
@@ -141,9 +198,9 @@ impl CloudRanges {
                     } else {
                         u128::MAX << (128 - u32::from(len))
                     };
-                    if let Some(entries) = table.get(&(bits & mask)) {
+                    if let Some(&head) = table.get(&(bits & mask)) {
                         if let Ok(net) = IpNet::new(IpAddr::V6((bits & mask).into()), len) {
-                            consider(net, entries);
+                            consider(net, head);
                         }
                     }
                 }
@@ -152,7 +209,6 @@ impl CloudRanges {
         best.into_values().collect()
     }
 
-    /// The AWS match for `ip`, if AWS publishes a range holding it.
     pub fn aws(&self, ip: IpAddr) -> Option<RangeMatch> {
         self.lookup(ip).into_iter().find(|m| m.provider == Provider::Aws)
     }
