@@ -73,6 +73,12 @@ impl Format for AwsElb {
 
     fn sniff(&self, head: &[u8]) -> bool {
         sniff_lines(head, 5).any(|line| {
+            // A line opens with the ALB request type (lower-case) or the classic ELB time (a
+            // digit): anything else (JSON, a header) is turned down before splitting it.
+            let first = line.iter().find(|&&b| b != b' ');
+            if !matches!(first, Some(b'a'..=b'z' | b'0'..=b'9')) {
+                return false;
+            }
             let Ok(text) = std::str::from_utf8(line) else {
                 return false;
             };
