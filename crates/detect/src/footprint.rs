@@ -146,7 +146,7 @@ fn count_capped(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
     }
 }
 
-fn min_opt(a: &mut Option<String>, b: Option<String>) {
+pub(crate) fn min_opt(a: &mut Option<String>, b: Option<String>) {
     if let Some(b) = b {
         if a.as_ref().is_none_or(|a| &b < a) {
             *a = Some(b);

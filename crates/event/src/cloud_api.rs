@@ -316,11 +316,18 @@ impl CloudApiCall {
     }
 }
 
-/// Error codes AWS services use for an authorisation failure.
+/// The `action` of an Entra managed-identity sign-in (a token Entra issued to a managed identity),
+/// which the Azure format records as a call of its own.
+pub const MANAGED_IDENTITY_SIGN_IN: &str = "ManagedIdentitySignIn";
+
+/// Error codes AWS services use for an authorisation failure, GCP's `PERMISSION_DENIED` and
+/// Azure Resource Manager's `Forbidden` / `AuthorizationFailed`.
 pub fn is_access_denied_code(code: &str) -> bool {
     matches!(
         code,
-        "AccessDenied"
+        "PERMISSION_DENIED"
+            | "AuthorizationFailed"
+            | "AccessDenied"
             | "AccessDeniedException"
             | "UnauthorizedOperation"
             | "Client.UnauthorizedOperation"

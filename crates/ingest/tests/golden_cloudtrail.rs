@@ -749,6 +749,8 @@ fn facts_digest(p: &ParsedFile) -> String {
                 opt(owner_account),
                 opt(service)
             ),
+            // GCP and Azure inventories have their own golden tests (golden_cloud_audit.rs).
+            Fact::CloudVm { id, .. } => writeln!(out, "cloud-vm {id}"),
         }
         .unwrap();
     }

@@ -5,10 +5,15 @@ mod alb;
 mod auditd;
 mod aws_inventory;
 mod aws_waf;
+mod azure_activity;
+mod azure_inventory;
 mod cloudfront;
 mod cloudtrail;
 mod falco;
+mod gcp_audit;
+mod gcp_inventory;
 mod imds_trace;
+mod json_records;
 mod kubernetes_audit;
 mod laurel;
 mod suricata_eve;
@@ -28,9 +33,13 @@ pub use alb::AwsElb;
 pub use auditd::Auditd;
 pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
+pub use azure_activity::AzureActivity;
+pub use azure_inventory::AzureInventory;
 pub use cloudfront::AwsCloudFront;
 pub use cloudtrail::CloudTrail;
 pub use falco::Falco;
+pub use gcp_audit::GcpAudit;
+pub use gcp_inventory::GcpInventory;
 pub use imds_trace::ImdsPacketAnalyzer;
 pub use kubernetes_audit::KubernetesAudit;
 pub use laurel::Laurel;
@@ -62,6 +71,10 @@ pub trait Format: Sync {
 /// Every format, most specific first: sniffing takes the first that accepts.
 pub static FORMATS: &[&dyn Format] = &[
     &AwsInventory,
+    &GcpInventory,
+    &AzureInventory,
+    &GcpAudit,
+    &AzureActivity,
     &AwsWaf,
     &AwsElb,
     &AwsCloudFront,
