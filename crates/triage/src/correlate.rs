@@ -1,4 +1,4 @@
-//! Which alerts belong together: shared access key or outside address within
+//! Which alerts belong together: shared access key (or GCP/Azure VM identity) or outside address within
 //! [`crate::GAP_SECONDS`] of each other in event time, shared instance or process within
 //! [`crate::INSTANCE_GAP_SECONDS`].
 
@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use credtrail_detect::Alert;
 
-use crate::ROUTINE_HOST_RULES;
+use crate::{ROUTINE_HOST_RULES, VM_IDENTITY_RULES};
 
 /// Union-find over alert indexes.
 struct Sets(Vec<usize>);
@@ -42,6 +42,10 @@ fn keys(alert: &Alert) -> Vec<String> {
     let mut keys = Vec::new();
     if let Some(k) = &e.access_key {
         keys.push(format!("key:{k}"));
+    }
+    // A GCP or Azure VM identity has no key per token: the identity itself is the credential.
+    if let Some(p) = e.principal.as_ref().filter(|_| VM_IDENTITY_RULES.contains(&alert.rule)) {
+        keys.push(format!("key:{}", p.to_ascii_lowercase()));
     }
     // A routine reader (a low host finding: an SDK or service not yet allow-listed) reads the
     // service all day; joined by its instance it would stretch the attack's incident over days
