@@ -298,6 +298,41 @@ mod tests {
     }
 
     #[test]
+    fn a_host_read_on_a_gcp_vm_joins_its_token_use_but_two_host_findings_do_not_join_by_name() {
+        let host = |minute, host: &str| {
+            alert(
+                "imds-credential-read-unexpected-process",
+                Severity::High,
+                minute,
+                Entities {
+                    host: Some(host.into()),
+                    process: Some("/usr/bin/curl (pid 4242)".into()),
+                    ..Default::default()
+                },
+            )
+        };
+        let mut token = alert(
+            "gcp-vm-service-account-token-misuse",
+            Severity::Critical,
+            30,
+            Entities {
+                cloud: Some("gcp".into()),
+                principal: Some("123456789012-compute@developer.gserviceaccount.com".into()),
+                instance: Some("projects/shop-prod/zones/europe-west1-b/instances/web-1".into()),
+                source_ip: Some("198.51.100.77".into()),
+                ..Default::default()
+            },
+        );
+        token.variant = Some("outside_cloud");
+        let alerts = vec![host(0, "web-1.europe-west1-b.c.shop-prod.internal"), token];
+        let found = incidents(&alerts, &Context::default());
+        assert_eq!(found.len(), 1, "{found:#?}");
+        // Two host findings on machines named alike stay apart, as do findings a day apart.
+        let alerts = vec![host(0, "web-1"), host(5, "web-1.other.internal")];
+        assert_eq!(incidents(&alerts, &Context::default()).len(), 2);
+    }
+
+    #[test]
     fn azure_containment_quotes_hostile_identity_ids() {
         let vm = "/subscriptions/s/resourcegroups/shop-prod/providers/microsoft.compute/virtualmachines/web-1";
         let hostile =
