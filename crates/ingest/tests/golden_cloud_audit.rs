@@ -158,8 +158,10 @@ fn gcp_audit_gcloud_array_and_bigquery_export() {
     insta::assert_snapshot!("gcp_array", digest(&p));
     let p = parse_fixture("gcp-audit/bigquery-export.jsonl");
     assert_eq!(p.format, Some("gcp-audit"));
-    assert_eq!((p.records, p.events.len(), p.diagnostics.len()), (1, 1, 0));
+    assert_eq!((p.records, p.events.len(), p.diagnostics.len()), (2, 2, 0));
     assert_eq!(p.events[0].time.to_string(), "2026-09-14T12:00:00.250Z");
+    // BigQuery writes INT64 as text: status.code "7" is still a denial.
+    assert_eq!(calls(&p)[1].error_code.as_deref(), Some("PERMISSION_DENIED"));
     insta::assert_snapshot!("gcp_bigquery", digest(&p));
 }
 

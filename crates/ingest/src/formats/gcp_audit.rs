@@ -133,10 +133,11 @@ fn entry(v: &Value) -> Result<(Timestamp, CloudApiCall), Failure> {
         .and_then(|l| owned(l, "project_id"))
         .or_else(|| project_of_log(text(v, "logName")?));
     let request = payload.get("requestMetadata");
+    // A number in LogEntry JSON; a string in BigQuery JSON exports, which write INT64 as text.
     let status = payload
         .get("status")
         .and_then(|s| s.get("code"))
-        .and_then(Value::as_i64)
+        .and_then(|c| c.as_i64().or_else(|| c.as_str()?.trim().parse().ok()))
         .unwrap_or(0);
     let call = CloudApiCall {
         provider: Provider::Gcp,
