@@ -35,7 +35,8 @@ pub struct Spec {
     /// Whether the identity may be a VM's at all without inventory saying so (GCP's Compute
     /// Engine default service account; an Azure system-assigned identity names its VM).
     pub vm_by_name: fn(&str) -> bool,
-    /// Token issuances (Azure managed-identity sign-ins): the identity they were for.
+    /// Token issuances (Azure managed-identity sign-ins): the principal (object) id of the
+    /// identity they were for, which the tokens' `oid` claim repeats.
     pub issuance: fn(&CloudApiCall) -> Option<String>,
     /// Actions that read secrets or change privileges: what a thief does first.
     pub sensitive: fn(&str) -> bool,
@@ -73,6 +74,8 @@ pub struct Use {
     pub account: Option<String>,
     /// The VM the call itself names (an Azure system-assigned identity's `xms_mirid`).
     pub vm: Option<String>,
+    /// The identity's principal (object) id, lower case, where the token names it (Azure `oid`).
+    pub principal_id: Option<String>,
 }
 
 fn count_capped(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
@@ -99,6 +102,7 @@ impl Use {
         self.denied += other.denied;
         min_opt(&mut self.account, other.account);
         min_opt(&mut self.vm, other.vm);
+        min_opt(&mut self.principal_id, other.principal_id);
     }
 
     fn main_user_agent(&self) -> Option<&str> {
@@ -180,6 +184,10 @@ impl Uses {
             .filter(|w| w.kind == WorkloadKind::AzureVm)
             .map(|w| w.id.clone());
         min_opt(&mut usage.vm, vm);
+        min_opt(
+            &mut usage.principal_id,
+            call.identity.principal_id.as_deref().map(str::to_ascii_lowercase),
+        );
     }
 
     /// Decides every (identity, address) and writes the alerts.
@@ -346,7 +354,7 @@ fn alert(
             usage.evidence.total()
         ));
     }
-    if let Some(issued) = uses.issued.get(identity) {
+    if let Some(issued) = usage.principal_id.as_ref().and_then(|p| uses.issued.get(p)) {
         if let Some((_, last)) = issued.time_span() {
             reasons.push(format!(
                 "Entra logged {} token issuance(s) to this identity, the last at {last}: tokens are issued to the VM, so use elsewhere is a copy",

@@ -36,12 +36,13 @@ fn token_use(call: &CloudApiCall) -> Option<String> {
         .flatten()
 }
 
-/// A token Entra issued to a managed identity: the identity, named as `xms_mirid` names it.
+/// A token Entra issued to a managed identity, system- or user-assigned: its principal id
+/// (`servicePrincipalId`, the `oid` of the tokens).
 fn issuance(call: &CloudApiCall) -> Option<String> {
     if call.action != MANAGED_IDENTITY_SIGN_IN {
         return None;
     }
-    call.identity.arn.as_deref().map(str::to_ascii_lowercase)
+    call.identity.principal_id.as_deref().map(str::to_ascii_lowercase)
 }
 
 /// A user (a `upn` claim) rather than an application.
