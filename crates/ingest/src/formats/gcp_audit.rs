@@ -103,7 +103,17 @@ fn entry(v: &Value) -> Result<(Timestamp, CloudApiCall), Failure> {
     let auth = payload.get("authenticationInfo");
     let mut identity = Identity::default();
     if let Some(auth) = auth {
-        identity.arn = owned(auth, "principalEmail").or_else(|| owned(auth, "principalSubject"));
+        // Without an email, `principalSubject` names the principal (`serviceAccount:EMAIL`,
+        // `user:EMAIL`, `principal://…` for federated identities); the email is what inventory
+        // and the other entries name.
+        identity.arn = owned(auth, "principalEmail").or_else(|| {
+            let subject = text(auth, "principalSubject")?;
+            let email = subject
+                .strip_prefix("serviceAccount:")
+                .or_else(|| subject.strip_prefix("user:"))
+                .unwrap_or(subject);
+            Some(email.to_string())
+        });
         identity.principal_id = owned(auth, "principalSubject");
         identity.access_key = owned(auth, "serviceAccountKeyName");
         identity.client_id = at(auth, &["oauthInfo", "oauthClientId"])
@@ -249,6 +259,21 @@ mod tests {
             Some("shop-prod")
         );
         assert_eq!(service_account_project("alice@example.com"), None);
+    }
+
+    #[test]
+    fn a_principal_subject_names_the_service_account_by_its_email() {
+        let v: Value = serde_json::from_str(
+            r#"{"timestamp":"2026-09-14T10:00:00Z","protoPayload":{"serviceName":"storage.googleapis.com","methodName":"storage.objects.get","authenticationInfo":{"principalSubject":"serviceAccount:etl@shop-prod.iam.gserviceaccount.com"}}}"#,
+        )
+        .unwrap_or_default();
+        let (_, call) = entry(&v).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            call.identity.arn.as_deref(),
+            Some("etl@shop-prod.iam.gserviceaccount.com")
+        );
+        assert_eq!(call.identity.kind, Some(IdentityKind::GcpServiceAccount));
+        assert_eq!(call.identity.account.as_deref(), Some("shop-prod"));
     }
 
     #[test]
