@@ -76,6 +76,21 @@ pub struct Use {
     pub vm: Option<String>,
     /// The identity's principal (object) id, lower case, where the token names it (Azure `oid`).
     pub principal_id: Option<String>,
+    /// What the calls acted on (GCP `resourceName`, Azure `resourceId`): the smallest few, for
+    /// the analyst's "what did it touch".
+    pub targets: BTreeSet<String>,
+}
+
+const TARGET_CAP: usize = 8;
+
+fn insert_target(set: &mut BTreeSet<String>, target: &str) {
+    if set.contains(target) {
+        return;
+    }
+    set.insert(target.to_string());
+    if set.len() > TARGET_CAP {
+        set.pop_last();
+    }
 }
 
 fn count_capped(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
@@ -103,6 +118,9 @@ impl Use {
         min_opt(&mut self.account, other.account);
         min_opt(&mut self.vm, other.vm);
         min_opt(&mut self.principal_id, other.principal_id);
+        for target in other.targets {
+            insert_target(&mut self.targets, &target);
+        }
     }
 
     fn main_user_agent(&self) -> Option<&str> {
@@ -188,6 +206,9 @@ impl Uses {
             &mut usage.principal_id,
             call.identity.principal_id.as_deref().map(str::to_ascii_lowercase),
         );
+        if let Some(target) = &call.target {
+            insert_target(&mut usage.targets, target);
+        }
     }
 
     /// Decides every (identity, address) and writes the alerts.
@@ -352,6 +373,19 @@ fn alert(
             "{} of {} calls were denied",
             usage.denied,
             usage.evidence.total()
+        ));
+    }
+    let calls: Vec<String> = usage
+        .actions
+        .iter()
+        .take(8)
+        .map(|(action, n)| format!("{action} ({n})"))
+        .collect();
+    reasons.push(format!("calls from {ip}: {}", calls.join(", ")));
+    if !usage.targets.is_empty() {
+        reasons.push(format!(
+            "acted on: {}",
+            usage.targets.iter().map(String::as_str).collect::<Vec<_>>().join(", ")
         ));
     }
     if let Some(issued) = usage.principal_id.as_ref().and_then(|p| uses.issued.get(p)) {
