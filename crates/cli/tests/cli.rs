@@ -20,7 +20,7 @@ use support::repo;
 use tempfile::TempDir;
 
 /// Rule ids are a public contract (PRODUCT.md §4): users suppress and route by them.
-const RULES: [&str; 11] = [
+const RULES: [&str; 13] = [
     "instance-credential-exfiltration",
     "imdsv1-credential-delivery",
     "imds-hardening-downgrade",
@@ -32,6 +32,8 @@ const RULES: [&str; 11] = [
     "imds-access-from-container",
     "imds-access-volume-anomaly",
     "imds-access-failures",
+    "gcp-vm-service-account-token-misuse",
+    "azure-managed-identity-token-misuse",
 ];
 
 const ALERT_KEYS: [&str; 11] = [

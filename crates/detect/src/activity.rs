@@ -213,6 +213,9 @@ impl Activity {
         let Body::CloudApiCall(call) = &event.body else {
             return;
         };
+        if call.provider != credtrail_event::Provider::Aws {
+            return;
+        }
         if let Some(issued) = &call.issued_credential {
             self.issued
                 .entry(issued.access_key.clone())

@@ -106,6 +106,8 @@ pub static DETECTORS: &[&dyn AnyDetector] = &[
     &rules::imds_access_from_container::ImdsAccessFromContainer,
     &rules::imds_access_volume_anomaly::ImdsAccessVolumeAnomaly,
     &rules::imds_access_failures::ImdsAccessFailures,
+    &rules::gcp_vm_service_account_token_misuse::DETECTOR,
+    &rules::azure_managed_identity_token_misuse::DETECTOR,
 ];
 
 /// All detectors' partial states for one shard of the input, and the credential activity that

@@ -17,7 +17,7 @@ use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
 use credtrail_event::ip_ranges::is_non_routable;
-use credtrail_event::{Body, CloudApiCall, Event, SourceAddress, Timestamp, Workload, WorkloadKind};
+use credtrail_event::{Body, CloudApiCall, Event, Provider, SourceAddress, Timestamp, Workload, WorkloadKind};
 use hashbrown::hash_map::EntryRef;
 use hashbrown::Equivalent;
 
@@ -83,7 +83,9 @@ impl Equivalent<(String, Place)> for UseKey<'_> {
 /// [`Workload::network_scope`], borrowed when it is the instance id (a test checks they agree).
 fn network_scope(workload: &Workload) -> Cow<'_, str> {
     match workload.kind {
-        WorkloadKind::Ec2Instance | WorkloadKind::Ec2InstanceIdentity => Cow::Borrowed(&workload.id),
+        WorkloadKind::Ec2Instance | WorkloadKind::Ec2InstanceIdentity | WorkloadKind::AzureVm => {
+            Cow::Borrowed(&workload.id)
+        }
         WorkloadKind::EcsTask | WorkloadKind::EksPod => Cow::Owned(workload.network_scope()),
     }
 }
@@ -144,7 +146,7 @@ fn count_capped(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
     }
 }
 
-fn min_opt(a: &mut Option<String>, b: Option<String>) {
+pub(crate) fn min_opt(a: &mut Option<String>, b: Option<String>) {
     if let Some(b) = b {
         if a.as_ref().is_none_or(|a| &b < a) {
             *a = Some(b);
@@ -315,6 +317,10 @@ impl Footprint {
         let Body::CloudApiCall(call) = &event.body else {
             return;
         };
+        // AWS places and keys: GCP and Azure calls have their own detectors.
+        if call.provider != Provider::Aws {
+            return;
+        }
         if call.identity.is_human() {
             if let (Some(ip), Some(arn)) = (call.source.as_ref().and_then(SourceAddress::ip), &call.identity.arn) {
                 insert_capped_str(self.humans.entry(ip).or_default(), arn, 8);

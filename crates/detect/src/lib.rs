@@ -14,6 +14,7 @@ pub mod footprint;
 pub mod host;
 pub mod policy;
 pub mod rules;
+pub mod vm_identity;
 pub mod web;
 
 pub use activity::Activity;

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use crate::ip_ranges::Provider;
 use crate::time::Timestamp;
 use crate::workload::Workload;
 
@@ -13,6 +14,11 @@ pub enum SourceAddress {
     Ip(IpAddr),
     AwsInternal,
     ServiceHost(String),
+    /// An address the provider withheld: GCP writes `callerIp` `private` for a call between
+    /// Google services inside its production network and `gce-internal-ip` for a VM without an
+    /// external address calling a resource of another organisation (AuditLog
+    /// `RequestMetadata.caller_ip`, https://cloud.google.com/logging/docs/reference/audit/auditlog/rest/Shared.Types/AuditLog).
+    Redacted(String),
     Other(String),
     Missing,
 }
@@ -48,7 +54,7 @@ impl std::fmt::Display for SourceAddress {
         match self {
             SourceAddress::Ip(ip) => write!(f, "{ip}"),
             SourceAddress::AwsInternal => f.write_str("AWS Internal"),
-            SourceAddress::ServiceHost(h) | SourceAddress::Other(h) => f.write_str(h),
+            SourceAddress::ServiceHost(h) | SourceAddress::Redacted(h) | SourceAddress::Other(h) => f.write_str(h),
             SourceAddress::Missing => f.write_str("-"),
         }
     }
@@ -66,6 +72,11 @@ pub enum IdentityKind {
     IdentityCenterUser,
     SamlUser,
     WebIdentityUser,
+    /// A GCP service account (`authenticationInfo.principalEmail` ending in
+    /// `.gserviceaccount.com`).
+    GcpServiceAccount,
+    /// An Azure managed identity: a token with `idtyp` `app` and an `xms_mirid` claim.
+    AzureManagedIdentity,
     Unknown(String),
 }
 
@@ -90,8 +101,11 @@ impl IdentityKind {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Identity {
     pub kind: Option<IdentityKind>,
+    /// The principal's canonical name: an ARN (AWS), a service account or user email (GCP
+    /// `principalEmail`), a managed identity's resource id (Azure `xms_mirid`) or the caller.
     pub arn: Option<String>,
-    /// The account the principal belongs to (`userIdentity.accountId`).
+    /// The account the principal belongs to (`userIdentity.accountId`; the GCP project, the
+    /// Azure subscription).
     pub account: Option<String>,
     pub access_key: Option<String>,
     pub principal_id: Option<String>,
@@ -107,6 +121,13 @@ pub struct Identity {
     pub issued_in_vpc: Option<String>,
     /// `sessionContext.attributes.creationDate`: when the session credential was issued.
     pub session_created: Option<Timestamp>,
+    /// GCP `serviceAccountDelegationInfo`: the principals the service account acted for or was
+    /// impersonated by, first to last (a Google service agent, a user through
+    /// `generateAccessToken`). Empty for AWS and Azure.
+    pub delegation: Vec<String>,
+    /// The OAuth client: Azure's `appid` claim (a managed identity's client id), GCP's
+    /// `oauthInfo.oauthClientId`.
+    pub client_id: Option<String>,
 }
 
 impl Identity {
@@ -152,9 +173,12 @@ pub struct MetadataOptionsChange {
 /// One cloud API call.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CloudApiCall {
-    /// `eventSource` (`sts.amazonaws.com`).
+    /// Whose audit log recorded the call. AWS detectors read only AWS calls.
+    pub provider: Provider,
+    /// `eventSource` (`sts.amazonaws.com`); GCP `serviceName` (`storage.googleapis.com`); the
+    /// Azure resource provider (`Microsoft.Compute`).
     pub service: String,
-    /// `eventName` (`GetCallerIdentity`).
+    /// `eventName` (`GetCallerIdentity`); GCP `methodName`; Azure `operationName`.
     pub action: String,
     pub region: Option<String>,
     pub recipient_account: Option<String>,
@@ -292,11 +316,18 @@ impl CloudApiCall {
     }
 }
 
-/// Error codes AWS services use for an authorisation failure.
+/// The `action` of an Entra managed-identity sign-in (a token Entra issued to a managed identity),
+/// which the Azure format records as a call of its own.
+pub const MANAGED_IDENTITY_SIGN_IN: &str = "ManagedIdentitySignIn";
+
+/// Error codes AWS services use for an authorisation failure, GCP's `PERMISSION_DENIED` and
+/// Azure Resource Manager's `Forbidden` / `AuthorizationFailed`.
 pub fn is_access_denied_code(code: &str) -> bool {
     matches!(
         code,
-        "AccessDenied"
+        "PERMISSION_DENIED"
+            | "AuthorizationFailed"
+            | "AccessDenied"
             | "AccessDeniedException"
             | "UnauthorizedOperation"
             | "Client.UnauthorizedOperation"

@@ -1,11 +1,13 @@
-//! Inventory facts: what the estate looks like, from `aws ec2 describe-*` and
-//! `aws iam get-account-authorization-details` output. Facts have no event time; they tell
-//! detectors which addresses belong to which instance, and triage what a role may do.
+//! Inventory facts: what the estate looks like, from `aws ec2 describe-*`,
+//! `aws iam get-account-authorization-details`, `gcloud compute instances list` and
+//! `az vm list -d` output. Facts have no event time; they tell detectors which addresses belong to
+//! which instance or VM, and triage what a role may do.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use crate::iam::Statement;
+use crate::ip_ranges::Provider;
 use crate::Origin;
 
 /// One inventory record.
@@ -47,6 +49,20 @@ pub enum Fact {
     Role(Box<RoleDetail>),
     /// A managed policy's default version (`Policies`), which roles attach by ARN.
     ManagedPolicy(Box<ManagedPolicy>),
+    /// A Google Cloud or Azure VM and the identities attached to it.
+    CloudVm {
+        provider: Provider,
+        /// GCP `projects/P/zones/Z/instances/NAME`; the Azure resource id in lower case.
+        id: String,
+        /// The GCP project, the Azure subscription.
+        account: Option<String>,
+        /// Lower case: the attached service accounts' emails (GCP); the managed identities'
+        /// resource ids, principal ids and client ids (Azure; the VM's own id when its
+        /// system-assigned identity is on).
+        identities: Vec<String>,
+        private_ips: Vec<IpAddr>,
+        public_ips: Vec<IpAddr>,
+    },
 }
 
 /// An IAM role and its policies. Attached managed policies are named by ARN and resolved against
@@ -108,6 +124,18 @@ pub struct Inventory {
     /// then by account.
     roles: BTreeMap<String, BTreeMap<Option<String>, RoleDetail>>,
     policies: BTreeMap<String, ManagedPolicy>,
+    /// GCP and Azure VMs, apart from EC2 instances so that AWS decisions never see them.
+    vms: BTreeMap<String, VmRecord>,
+    vm_owners: BTreeMap<IpAddr, BTreeSet<String>>,
+    identity_vms: BTreeMap<String, BTreeSet<String>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct VmRecord {
+    provider: Option<Provider>,
+    account: Option<String>,
+    identities: BTreeSet<String>,
+    addresses: BTreeSet<IpAddr>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -145,7 +173,7 @@ impl Inventory {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.instances.is_empty() && self.endpoints.is_empty() && self.nat_public_ips.is_empty()
+        self.instances.is_empty() && self.endpoints.is_empty() && self.nat_public_ips.is_empty() && self.vms.is_empty()
     }
 
     /// Whether any IAM authorization details were given.
@@ -268,6 +296,25 @@ impl Inventory {
                     self.policies.insert(policy.arn.clone(), (**policy).clone());
                 }
             },
+            Fact::CloudVm {
+                provider,
+                id,
+                account,
+                identities,
+                private_ips,
+                public_ips,
+            } => {
+                let id = id.to_ascii_lowercase();
+                let rec = self.vms.entry(id.clone()).or_default();
+                rec.provider = rec.provider.or(Some(*provider));
+                rec.account = rec.account.take().or_else(|| account.clone());
+                rec.addresses.extend(private_ips.iter().chain(public_ips));
+                for identity in identities {
+                    let identity = identity.to_ascii_lowercase();
+                    rec.identities.insert(identity.clone());
+                    self.identity_vms.entry(identity).or_default().insert(id.clone());
+                }
+            }
         }
     }
 
@@ -291,6 +338,44 @@ impl Inventory {
                 self.owners.entry(*ip).or_default().insert(id.clone());
             }
         }
+        for (id, rec) in &self.vms {
+            for ip in &rec.addresses {
+                self.vm_owners.entry(*ip).or_default().insert(id.clone());
+            }
+        }
+    }
+
+    /// The GCP or Azure VMs an identity (service account email, managed identity resource,
+    /// principal or client id; any letter case) is attached to.
+    pub fn vms_with_identity(&self, identity: &str) -> Option<&BTreeSet<String>> {
+        self.identity_vms.get(&identity.to_ascii_lowercase())
+    }
+
+    /// A GCP or Azure VM's private and public addresses.
+    pub fn vm_addresses(&self, vm: &str) -> Option<&BTreeSet<IpAddr>> {
+        self.vms.get(&vm.to_ascii_lowercase()).map(|r| &r.addresses)
+    }
+
+    /// The identities attached to a GCP or Azure VM (lower case).
+    pub fn vm_identities(&self, vm: &str) -> Option<&BTreeSet<String>> {
+        self.vms.get(&vm.to_ascii_lowercase()).map(|r| &r.identities)
+    }
+
+    pub fn vm_account(&self, vm: &str) -> Option<&str> {
+        self.vms
+            .get(&vm.to_ascii_lowercase())
+            .and_then(|r| r.account.as_deref())
+    }
+
+    /// GCP or Azure VMs of `provider` whose addresses include `ip`.
+    pub fn vm_owners_of(&self, ip: &IpAddr, provider: Provider) -> Vec<&str> {
+        self.vm_owners
+            .get(ip)
+            .into_iter()
+            .flatten()
+            .filter(|id| self.vms.get(*id).and_then(|r| r.provider) == Some(provider))
+            .map(String::as_str)
+            .collect()
     }
 
     pub fn knows_instance(&self, instance: &str) -> bool {
@@ -474,5 +559,27 @@ mod tests {
         let origin = |inv: &Inventory| inv.role(Some("111122223333"), "Shop-Web-Role").unwrap().role.origin;
         assert_eq!(origin(&one), origin(&other));
         assert_eq!(origin(&one).file, crate::FileId(1));
+    }
+
+    #[test]
+    fn a_cloud_vm_owns_its_addresses_and_is_found_by_its_identities() {
+        let facts = vec![Fact::CloudVm {
+            provider: Provider::Azure,
+            id: "/subscriptions/S/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/web-1".into(),
+            account: Some("S".into()),
+            identities: vec![
+                "/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/WEB-1".into(),
+            ],
+            private_ips: vec![ip("10.1.0.4")],
+            public_ips: vec![ip("4.175.10.20")],
+        }];
+        let inv = Inventory::from_facts(&facts);
+        let vm = "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/web-1";
+        assert!(inv.vms_with_identity(vm).unwrap().contains(vm));
+        assert_eq!(inv.vm_owners_of(&ip("4.175.10.20"), Provider::Azure), [vm]);
+        assert!(inv.vm_owners_of(&ip("4.175.10.20"), Provider::Gcp).is_empty());
+        // An EC2 decision never sees a VM of another cloud.
+        assert!(inv.owners_of(&ip("4.175.10.20")).is_none());
+        assert!(!inv.is_empty());
     }
 }

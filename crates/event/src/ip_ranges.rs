@@ -5,9 +5,11 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
-/// A cloud provider whose published ranges credtrail knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A cloud provider whose published ranges credtrail knows, and whose audit log a
+/// [`crate::CloudApiCall`] came from (AWS unless a GCP or Azure format says otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum Provider {
+    #[default]
     Aws,
     Gcp,
     Azure,
@@ -23,6 +25,17 @@ impl Provider {
             Provider::Azure => "Azure",
             Provider::Oracle => "Oracle Cloud",
             Provider::DigitalOcean => "DigitalOcean",
+        }
+    }
+
+    /// The lower-case key alerts carry in `entities.cloud` (`aws`, `gcp`, `azure`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Provider::Aws => "aws",
+            Provider::Gcp => "gcp",
+            Provider::Azure => "azure",
+            Provider::Oracle => "oracle",
+            Provider::DigitalOcean => "digitalocean",
         }
     }
 }

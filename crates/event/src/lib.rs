@@ -18,6 +18,7 @@ pub mod workload;
 
 pub use cloud_api::{
     purpose_of, CloudApiCall, Identity, IdentityKind, IssuedCredential, MetadataOptionsChange, Purpose, SourceAddress,
+    MANAGED_IDENTITY_SIGN_IN,
 };
 pub use fact::{Fact, Inventory, ManagedPolicy, ResolvedRole, RoleDetail};
 pub use host::{ConnectHttp, FlowSensor, HostSensor, NetFlow, Process, ProcessConnect, ProcessStart};

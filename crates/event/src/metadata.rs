@@ -262,6 +262,28 @@ fn known_target(target: &str, host_header: Option<&str>) -> Option<MetadataTarge
     })
 }
 
+/// The header a provider's metadata service demands of every request, when `name: value` is one,
+/// named as the provider documents it: GCP's `Metadata-Flavor: Google`
+/// (https://cloud.google.com/compute/docs/metadata/querying-metadata), Azure IMDS's
+/// `Metadata: true` (https://learn.microsoft.com/azure/virtual-machines/instance-metadata-service),
+/// AWS IMDSv2's `X-aws-ec2-metadata-token` and `X-aws-ec2-metadata-token-ttl-seconds`. A web
+/// request that carries one was written for the metadata service, whatever it looks like.
+pub fn required_header(name: &str, value: &str) -> Option<(MetadataProvider, &'static str)> {
+    let name = name.trim();
+    let value = value.trim();
+    if name.eq_ignore_ascii_case("metadata-flavor") && value.eq_ignore_ascii_case("google") {
+        Some((MetadataProvider::Gcp, "Metadata-Flavor: Google"))
+    } else if name.eq_ignore_ascii_case("metadata") && value.eq_ignore_ascii_case("true") {
+        Some((MetadataProvider::Azure, "Metadata: true"))
+    } else if name.eq_ignore_ascii_case("x-aws-ec2-metadata-token-ttl-seconds") {
+        Some((MetadataProvider::Aws, "X-aws-ec2-metadata-token-ttl-seconds"))
+    } else if name.eq_ignore_ascii_case("x-aws-ec2-metadata-token") {
+        Some((MetadataProvider::Aws, "X-aws-ec2-metadata-token"))
+    } else {
+        None
+    }
+}
+
 /// Every metadata target in free text: a query string, a body (form, JSON, XML, multipart), a
 /// header or cookie value, a command line.
 ///
@@ -1843,6 +1865,21 @@ fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metadata_request_headers_name_their_provider() {
+        assert_eq!(
+            required_header("metadata-flavor", " Google").map(|h| h.0),
+            Some(MetadataProvider::Gcp)
+        );
+        assert_eq!(required_header("Metadata", "true").map(|h| h.1), Some("Metadata: true"));
+        assert_eq!(
+            required_header("X-aws-ec2-metadata-token", "AQAE").map(|h| h.0),
+            Some(MetadataProvider::Aws)
+        );
+        assert_eq!(required_header("Metadata", "false"), None);
+        assert_eq!(required_header("Metadata-Flavor", "Amazon"), None);
+    }
 
     fn one(text: &str) -> MetadataTarget {
         let found = find_targets(text);

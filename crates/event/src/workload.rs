@@ -13,6 +13,12 @@ pub enum WorkloadKind {
     EcsTask,
     /// An EKS Pod Identity session (`eks-<cluster>-<pod>-<id>`), delivered by 169.254.170.23.
     EksPod,
+    /// An Azure VM's managed identity, whose tokens IMDS (`169.254.169.254/metadata/identity`,
+    /// header `Metadata: true`) hands out. `id` is the VM's resource id in lower case, `role`
+    /// the managed identity's resource id (the VM itself when system-assigned). GCP audit logs
+    /// do not name the VM a service account token came from, so GCP has no workload kind: its
+    /// detector finds the VMs through inventory.
+    AzureVm,
 }
 
 impl WorkloadKind {
@@ -22,6 +28,7 @@ impl WorkloadKind {
             WorkloadKind::Ec2InstanceIdentity => "ec2_instance_identity",
             WorkloadKind::EcsTask => "ecs_task",
             WorkloadKind::EksPod => "eks_pod",
+            WorkloadKind::AzureVm => "azure_vm",
         }
     }
 }
@@ -42,7 +49,7 @@ impl Workload {
     /// network, so they are learned per role.
     pub fn network_scope(&self) -> String {
         match self.kind {
-            WorkloadKind::Ec2Instance | WorkloadKind::Ec2InstanceIdentity => self.id.clone(),
+            WorkloadKind::Ec2Instance | WorkloadKind::Ec2InstanceIdentity | WorkloadKind::AzureVm => self.id.clone(),
             WorkloadKind::EcsTask | WorkloadKind::EksPod => format!("role/{}", self.role),
         }
     }

@@ -751,6 +751,8 @@ fn facts_digest(p: &ParsedFile) -> String {
             ),
             // IAM authorization details have their own golden test.
             Fact::Role(_) | Fact::ManagedPolicy(_) => writeln!(out, "iam {f:?}"),
+            // GCP and Azure inventories have their own golden tests (golden_cloud_audit.rs).
+            Fact::CloudVm { id, .. } => writeln!(out, "cloud-vm {id}"),
         }
         .unwrap();
     }

@@ -109,6 +109,8 @@ fn cloud_provider(cloud: Option<&str>) -> String {
     match cloud {
         None => "AWS".into(),
         Some(c) if c.eq_ignore_ascii_case("aws") => "AWS".into(),
+        Some(c) if c.eq_ignore_ascii_case("gcp") => "GCP".into(),
+        Some(c) if c.eq_ignore_ascii_case("azure") => "Azure".into(),
         Some(c) => clip(c),
     }
 }
@@ -130,7 +132,9 @@ pub fn finding(report: &Report<'_>, alert: &Alert) -> Value {
         if is_ec2_instance_id(i) {
             r.insert("type".into(), json!("AWS::EC2::Instance"));
         }
-        r.insert("cloud_partition".into(), json!("aws"));
+        if e.cloud.as_deref().is_none_or(|c| c.eq_ignore_ascii_case("aws")) {
+            r.insert("cloud_partition".into(), json!("aws"));
+        }
         resources.push(Value::Object(r));
     }
     if let Some(r) = &e.role {
@@ -177,10 +181,13 @@ pub fn finding(report: &Report<'_>, alert: &Alert) -> Value {
     let mut cloud = Map::new();
     cloud.insert("provider".into(), json!(cloud_provider(e.cloud.as_deref())));
     if let Some(a) = &e.account {
-        cloud.insert(
-            "account".into(),
-            json!({ "uid": clip(a), "type_id": 10, "type": "AWS Account" }),
-        );
+        // OCSF 1.3.0 has no GCP project or Azure subscription account type (1.4 adds them): Other.
+        let account = match e.cloud.as_deref() {
+            Some("gcp") => json!({ "uid": clip(a), "type_id": 99, "type": "GCP Project" }),
+            Some("azure") => json!({ "uid": clip(a), "type_id": 99, "type": "Azure Subscription" }),
+            _ => json!({ "uid": clip(a), "type_id": 10, "type": "AWS Account" }),
+        };
+        cloud.insert("account".into(), account);
     }
 
     let contract = crate::jsonl::alert_json(report, alert);

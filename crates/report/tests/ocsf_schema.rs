@@ -141,6 +141,36 @@ fn alerts() -> Vec<Alert> {
     );
     a.variant = Some("other_account");
     out.push(a);
+    // GCP and Azure findings: their own provider and account kind, no AWS partition.
+    for (rule, cloud, account, instance) in [
+        (
+            "gcp-vm-service-account-token-misuse",
+            "gcp",
+            "shop-prod",
+            "projects/shop-prod/zones/europe-west1-b/instances/web-1",
+        ),
+        (
+            "azure-managed-identity-token-misuse",
+            "azure",
+            "0b1f6471-1bf0-4dda-aec3-cb9272f09590",
+            "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourcegroups/shop-prod/providers/microsoft.compute/virtualmachines/web-1",
+        ),
+    ] {
+        let mut a = alert(
+            rule,
+            Severity::Critical,
+            Entities {
+                cloud: Some(cloud.into()),
+                account: Some(account.into()),
+                principal: Some("identity".into()),
+                instance: Some(instance.into()),
+                source_ip: Some("198.51.100.77".into()),
+                ..Entities::default()
+            },
+        );
+        a.variant = Some("outside_cloud");
+        out.push(a);
+    }
     // Strings longer than an OCSF string_t may hold.
     let mut a = alert(
         "instance-credential-exfiltration",
@@ -200,6 +230,24 @@ fn schema_is_the_generated_ocsf_1_3_0_detection_finding() {
         );
     }
     assert!(jsonschema::meta::is_valid(&s), "not a valid JSON Schema");
+}
+
+#[test]
+fn gcp_and_azure_findings_name_their_provider_and_account_kind() {
+    let found = findings();
+    let of = |provider: &str| {
+        found
+            .iter()
+            .find(|f| f["cloud"]["provider"] == provider)
+            .unwrap_or_else(|| panic!("a {provider} finding"))
+            .clone()
+    };
+    let gcp = of("GCP");
+    assert_eq!(gcp["cloud"]["account"]["type"], "GCP Project");
+    assert_eq!(gcp["cloud"]["account"]["type_id"], 99);
+    assert!(gcp["resources"][0].get("cloud_partition").is_none());
+    let azure = of("Azure");
+    assert_eq!(azure["cloud"]["account"]["type"], "Azure Subscription");
 }
 
 #[test]

@@ -95,7 +95,7 @@ pub fn answer(group: &[&Alert]) -> Vec<Answer> {
 
     // Where the stolen credential was used from: the attacker's address even when no web log
     // shows how the credential was taken.
-    let used_from: Vec<&&Alert> = of(&["instance-credential-exfiltration"])
+    let used_from: Vec<&&Alert> = of(crate::STOLEN_CREDENTIAL_RULES)
         .into_iter()
         .filter(|a| a.entities.source_ip.as_deref().is_some_and(is_outside))
         .collect();
@@ -108,9 +108,13 @@ pub fn answer(group: &[&Alert]) -> Vec<Answer> {
             .collect();
         addresses.sort();
         addresses.dedup();
+        let mut rules: Vec<&str> = used_from.iter().map(|a| a.rule).collect();
+        rules.sort();
+        rules.dedup();
         external = format!(
-            "{external}; the instance credential was used from {} (instance-credential-exfiltration)",
-            addresses.join(", ")
+            "{external}; the instance credential was used from {} ({})",
+            addresses.join(", "),
+            rules.join(", ")
         );
         external_alerts.extend(used_from.iter().copied());
     }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use credtrail_detect::Alert;
 
 use crate::facts::Facts;
-use crate::ATTACKER_RULES;
+use crate::{ATTACKER_RULES, VM_IDENTITY_RULES};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
@@ -29,19 +29,25 @@ pub fn plan(group: &[&Alert], facts: &Facts) -> Vec<Step> {
     };
     let roles = set(&|a| a.entities.role.as_deref());
     let instances = set(&|a| a.entities.instance.as_deref().filter(|i| i.starts_with("i-")));
+    let vm_identity_addresses: BTreeSet<&str> = group
+        .iter()
+        .filter(|a| VM_IDENTITY_RULES.contains(&a.rule))
+        .filter_map(|a| a.entities.source_ip.as_deref())
+        .collect();
     // Only the addresses that used the credential or attacked the service: an administrator's
-    // address on a configuration change is context, not an attacker to block.
+    // address on a configuration change is context, not an attacker to block. GCP and Azure
+    // alerts' addresses are blocked by their own steps below.
     let outside: BTreeSet<String> = set(&|a| {
         a.entities
             .source_ip
             .as_deref()
-            .filter(|_| ATTACKER_RULES.contains(&a.rule))
+            .filter(|_| ATTACKER_RULES.contains(&a.rule) && !VM_IDENTITY_RULES.contains(&a.rule))
     })
     .into_iter()
-    .filter(|ip| {
-        ip.parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| !credtrail_event::ip_ranges::is_non_routable(ip) && !ip.is_loopback())
-    })
+    .filter(|ip| blockable(ip))
+    // An address a GCP or Azure token was used from is blocked by that cloud's step: the SSRF
+    // that took the token hit that cloud's VM, not an AWS edge.
+    .filter(|ip| !vm_identity_addresses.contains(ip.as_str()))
     .collect();
     // Every token issued before the attacker's last sign is suspect (a stolen credential was
     // issued before it was stolen); the workload simply fetches a new one. Running the command
@@ -115,6 +121,195 @@ pub fn plan(group: &[&Alert], facts: &Facts) -> Vec<Step> {
             breaks:
                 "isolation cuts the instance off its clients: do it after the snapshot, when the service can fail over"
                     .into(),
+        });
+    }
+    steps.extend(gcp_steps(group));
+    steps.extend(azure_steps(group));
+    steps
+}
+
+/// A public address an alert names: what a firewall or NSG rule can block.
+fn blockable(ip: &str) -> bool {
+    ip.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| !credtrail_event::ip_ranges::is_non_routable(ip) && !ip.is_loopback())
+}
+
+/// The `(service account, VM, address)` of each GCP token alert, in order.
+fn vm_identity_uses<'a>(group: &[&'a Alert], rule: &str) -> BTreeSet<(&'a str, Option<&'a str>, Option<&'a str>)> {
+    group
+        .iter()
+        .filter(|a| a.rule == rule)
+        .filter_map(|a| {
+            let e = &a.entities;
+            Some((
+                e.principal.as_deref()?,
+                e.instance.as_deref(),
+                e.source_ip.as_deref().filter(|ip| blockable(ip)),
+            ))
+        })
+        .collect()
+}
+
+/// GCP: disable the service account (its tokens stop working), remove its project roles, take it
+/// off the VM, block the address at the VPC firewall, snapshot and stop the VM. Google does not
+/// let one revoke a single access token; disabling the account is what ends the stolen one.
+fn gcp_steps(group: &[&Alert]) -> Vec<Step> {
+    let uses = vm_identity_uses(group, "gcp-vm-service-account-token-misuse");
+    let mut steps = Vec::new();
+    let accounts: BTreeSet<&str> = uses.iter().map(|u| u.0).collect();
+    // `projects/P/zones/Z/instances/NAME` as `gcloud` flags want it.
+    let vms: BTreeSet<(&str, &str, &str)> = uses
+        .iter()
+        .filter_map(|u| {
+            let mut parts = u.1?.split('/');
+            match (
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+                parts.next(),
+            ) {
+                (Some("projects"), Some(project), Some("zones"), Some(zone), Some("instances"), Some(name)) => {
+                    Some((project, zone, name))
+                }
+                _ => None,
+            }
+        })
+        .collect();
+    // The project the VMs run in, else the one the alert names.
+    let project = vms
+        .iter()
+        .map(|v| v.0)
+        .chain(
+            group
+                .iter()
+                .filter(|a| a.rule == "gcp-vm-service-account-token-misuse")
+                .filter_map(|a| a.entities.account.as_deref()),
+        )
+        .next()
+        .map_or_else(|| "<project>".to_string(), sh);
+    for account in &accounts {
+        steps.push(Step {
+            action: format!(
+                "Disable service account {account}: its access tokens, the stolen one included, stop working at once"
+            ),
+            command: Some(format!("gcloud iam service-accounts disable {}", sh(account))),
+            breaks: "every VM and job that runs as this account, until it is re-enabled or they move to a new account"
+                .into(),
+        });
+        steps.push(Step {
+            action: format!(
+                "Remove the project roles of {account} that the VM does not need (list them first), then re-enable it"
+            ),
+            command: Some(format!(
+                "gcloud projects get-iam-policy {project} --flatten=bindings --filter={} --format='value(bindings.role)' && gcloud projects remove-iam-policy-binding {project} --member={} --role=<role>",
+                sh(&format!("bindings.members:serviceAccount:{account}")),
+                sh(&format!("serviceAccount:{account}"))
+            )),
+            breaks: "whatever the VM did with the removed roles".into(),
+        });
+    }
+    for (project, zone, name) in &vms {
+        let at = format!("--zone {} --project {}", sh(zone), sh(project));
+        steps.push(Step {
+            action: format!("Take the service account off VM {name} (the VM must be stopped to change it): the metadata server then hands out no token"),
+            command: Some(format!(
+                "gcloud compute instances set-service-account {} {at} --no-service-account --no-scopes",
+                sh(name)
+            )),
+            breaks: "every program on the VM that calls Google APIs with its default credentials".into(),
+        });
+    }
+    for ip in uses.iter().filter_map(|u| u.2).collect::<BTreeSet<_>>() {
+        steps.push(Step {
+            action: format!("Block {ip} at the VPC firewall (it stops requests to the VMs, such as the SSRF that took the token; not its use of Google APIs, which only disabling the account does)"),
+            command: Some(format!(
+                "gcloud compute firewall-rules create {} --project {project} --network <network> --direction INGRESS --action DENY --rules all --priority 100 --source-ranges {}",
+                sh(&format!("credtrail-block-{}", ip.replace([':', '.'], "-"))),
+                sh(&format!("{ip}/32"))
+            )),
+            breaks: "every request from that address, including any legitimate user behind it".into(),
+        });
+    }
+    for (project, zone, name) in &vms {
+        let at = format!("--zone {} --project {}", sh(zone), sh(project));
+        steps.push(Step {
+            action: format!("Snapshot the boot disk of {name} for forensics (named like the VM unless it was renamed), then stop the VM"),
+            command: Some(format!(
+                "gcloud compute disks snapshot {0} {at} --snapshot-names {1} && gcloud compute instances stop {0} {at}",
+                sh(name),
+                sh(&format!("credtrail-forensics-{name}"))
+            )),
+            breaks: "the VM's service until it is restarted or replaced: do it after the snapshot, when the service can fail over".into(),
+        });
+    }
+    steps
+}
+
+/// Azure: delete the identity's role assignments (Azure Resource Manager checks them on every
+/// call, so the stolen token, valid up to 24 hours, loses its rights), take the identity off the
+/// VM, deny the address in the VM's NSG, snapshot the OS disk and deallocate the VM.
+fn azure_steps(group: &[&Alert]) -> Vec<Step> {
+    let uses = vm_identity_uses(group, "azure-managed-identity-token-misuse");
+    let mut steps = Vec::new();
+    let pairs: BTreeSet<(&str, Option<&str>)> = uses.iter().map(|u| (u.0, u.1)).collect();
+    for (identity, _) in &pairs {
+        let system = identity.contains("/providers/microsoft.compute/virtualmachines/");
+        let principal = if system {
+            format!(
+                "$(az vm show --ids {} --query identity.principalId -o tsv)",
+                sh(identity)
+            )
+        } else {
+            format!("$(az identity show --ids {} --query principalId -o tsv)", sh(identity))
+        };
+        steps.push(Step {
+            action: format!("Delete the role assignments of managed identity {identity}: the stolen token keeps working until it expires, but without roles it can do nothing"),
+            command: Some(format!("az role assignment delete --assignee \"{principal}\"")),
+            breaks: "everything the VM does on Azure with this identity, until roles are granted again (narrower)".into(),
+        });
+    }
+    for (identity, vm) in &pairs {
+        let Some(vm) = vm else { continue };
+        let which = if identity == vm {
+            "[system]".to_string()
+        } else {
+            sh(identity)
+        };
+        steps.push(Step {
+            action: format!("Remove the managed identity from VM {vm}: IMDS then hands out no token for it"),
+            command: Some(format!("az vm identity remove --ids {} --identities {which}", sh(vm))),
+            breaks: "every program on the VM that authenticates with its managed identity".into(),
+        });
+    }
+    for (_, vm, ip) in &uses {
+        let (Some(vm), Some(ip)) = (vm, ip) else { continue };
+        let group_name = vm.split('/').nth(4).unwrap_or("<resource-group>");
+        steps.push(Step {
+            action: format!("Deny {ip} in the network security group of {vm} (it stops requests to the VM, such as the SSRF that took the token; not its use of Azure APIs)"),
+            command: Some(format!(
+                "az network nsg rule create --resource-group {} --nsg-name <nsg> --name {} --priority 100 --direction Inbound --access Deny --protocol '*' --destination-port-ranges '*' --source-address-prefixes {}",
+                sh(group_name),
+                sh(&format!("credtrail-block-{}", ip.replace([':', '.'], "-"))),
+                sh(&format!("{ip}/32"))
+            )),
+            breaks: "every request from that address, including any legitimate user behind it".into(),
+        });
+    }
+    for vm in pairs.iter().filter_map(|p| p.1).collect::<BTreeSet<_>>() {
+        let group_name = vm.split('/').nth(4).unwrap_or("<resource-group>");
+        let name = vm.rsplit('/').next().unwrap_or(vm);
+        steps.push(Step {
+            action: format!("Snapshot the OS disk of {vm} for forensics, then deallocate it"),
+            command: Some(format!(
+                "az snapshot create --resource-group {} --name {} --source \"$(az vm show --ids {} --query storageProfile.osDisk.managedDisk.id -o tsv)\" && az vm deallocate --ids {}",
+                sh(group_name),
+                sh(&format!("credtrail-forensics-{name}")),
+                sh(vm),
+                sh(vm)
+            )),
+            breaks: "the VM's service until it is started again: do it after the snapshot, when the service can fail over".into(),
         });
     }
     steps

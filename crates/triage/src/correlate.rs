@@ -1,13 +1,14 @@
-//! Which alerts belong together: shared access key or outside address within
+//! Which alerts belong together: shared access key (or GCP/Azure VM identity) or outside address within
 //! [`crate::GAP_SECONDS`] of each other in event time, shared instance or process within
-//! [`crate::INSTANCE_GAP_SECONDS`].
+//! [`crate::INSTANCE_GAP_SECONDS`]; a GCP or Azure VM identity's alert and host findings on the
+//! machine of that VM's name within the same gap.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use credtrail_detect::Alert;
 
-use crate::ROUTINE_HOST_RULES;
+use crate::{HOST_RULES, ROUTINE_HOST_RULES, VM_IDENTITY_RULES};
 
 /// Union-find over alert indexes.
 struct Sets(Vec<usize>);
@@ -43,6 +44,10 @@ fn keys(alert: &Alert) -> Vec<String> {
     if let Some(k) = &e.access_key {
         keys.push(format!("key:{k}"));
     }
+    // A GCP or Azure VM identity has no key per token: the identity itself is the credential.
+    if let Some(p) = e.principal.as_ref().filter(|_| VM_IDENTITY_RULES.contains(&alert.rule)) {
+        keys.push(format!("key:{}", p.to_ascii_lowercase()));
+    }
     // A routine reader (a low host finding: an SDK or service not yet allow-listed) reads the
     // service all day; joined by its instance it would stretch the attack's incident over days
     // and bury it in noise. It stays an incident of its own, to be allow-listed.
@@ -62,7 +67,48 @@ fn keys(alert: &Alert) -> Vec<String> {
     if let Some(ip) = e.source_ip.as_deref().and_then(outside_address) {
         keys.push(format!("ip:{ip}"));
     }
+    if let Some(name) = vm_name(alert).filter(|_| !routine) {
+        keys.push(format!("{VM_KEY}{name}"));
+    }
     keys
+}
+
+/// Joins a GCP or Azure VM identity's alert to host findings on a machine of the same name only:
+/// two host findings never join through it (host names repeat across estates, and the instance
+/// key already joins EC2 hosts).
+const VM_KEY: &str = "vm:";
+
+/// The VM a GCP or Azure token alert names (`projects/P/zones/Z/instances/NAME`, an Azure VM
+/// resource id: its last segment), or the short host name of a host finding not on EC2 (GCP and
+/// Azure name a VM's host after the VM: `web-1.europe-west1-b.c.shop-prod.internal`).
+fn vm_name(alert: &Alert) -> Option<String> {
+    let e = &alert.entities;
+    let name = if VM_IDENTITY_RULES.contains(&alert.rule) {
+        e.instance.as_deref()?.rsplit('/').next()?
+    } else if HOST_RULES.contains(&alert.rule) && e.instance.is_none() {
+        e.host.as_deref()?.split('.').next()?
+    } else {
+        return None;
+    };
+    (!name.is_empty()).then(|| name.to_ascii_lowercase())
+}
+
+/// Each host finding joins every VM identity alert of the same VM name within
+/// [`crate::INSTANCE_GAP_SECONDS`] (the token was read on the host, then used).
+fn join_vm_to_hosts(alerts: &[Alert], members: &[usize], sets: &mut Sets) {
+    let (tokens, hosts): (Vec<usize>, Vec<usize>) = members
+        .iter()
+        .partition(|&&i| VM_IDENTITY_RULES.contains(&alerts[i].rule));
+    for &t in &tokens {
+        for &h in &hosts {
+            let (a, b) = (&alerts[t], &alerts[h]);
+            let apart =
+                (a.first_seen.millis() - b.last_seen.millis()).max(b.first_seen.millis() - a.last_seen.millis());
+            if apart <= crate::INSTANCE_GAP_SECONDS * 1000 {
+                sets.union(t, h);
+            }
+        }
+    }
 }
 
 fn gap_of(key: &str) -> i64 {
@@ -83,6 +129,10 @@ pub fn groups(alerts: &[Alert]) -> Vec<Vec<usize>> {
         }
     }
     for (key, members) in by_key.iter_mut() {
+        if key.starts_with(VM_KEY) {
+            join_vm_to_hosts(alerts, members, &mut sets);
+            continue;
+        }
         members.sort_by_key(|&i| (alerts[i].first_seen, i));
         // Consecutive alerts of a key join when the later starts within the gap of the
         // latest end seen so far: a chain of events, not everything that ever shared the key.

@@ -58,7 +58,7 @@ pub fn decide(group: &[&Alert], facts: &Facts, window: &Window) -> Escalation {
     let mut reasons = Vec::new();
     let has = |rule: &str| group.iter().any(|a| a.rule == rule);
     let has_at = |rule: &str, min: Severity| group.iter().any(|a| a.rule == rule && a.severity >= min);
-    if has("instance-credential-exfiltration") {
+    if crate::STOLEN_CREDENTIAL_RULES.iter().any(|r| has(r)) {
         reasons.push("a workload credential was used away from its workload".to_string());
         for role in facts.roles.iter().flatten() {
             let Some(permissions) = role.found.as_ref().filter(|p| p.can_escalate()) else {

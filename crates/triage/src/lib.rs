@@ -32,6 +32,22 @@ pub(crate) const ATTACKER_RULES: &[&str] = &[
     "ssrf-metadata-request",
     "metadata-proxy-abuse",
     "imds-access-failures",
+    "gcp-vm-service-account-token-misuse",
+    "azure-managed-identity-token-misuse",
+];
+
+/// Rules that say a workload's credential was used away from its workload, in any cloud.
+pub(crate) const STOLEN_CREDENTIAL_RULES: &[&str] = &[
+    "instance-credential-exfiltration",
+    "gcp-vm-service-account-token-misuse",
+    "azure-managed-identity-token-misuse",
+];
+
+/// Rules about a GCP or Azure VM identity, whose principal (the service account, the managed
+/// identity) joins their alerts as an access key joins AWS ones.
+pub(crate) const VM_IDENTITY_RULES: &[&str] = &[
+    "gcp-vm-service-account-token-misuse",
+    "azure-managed-identity-token-misuse",
 ];
 
 /// Rules that read host telemetry (auditd, Sysmon, Falco, packet analyzers).
@@ -221,6 +237,137 @@ mod tests {
                 ),
             ),
         ]
+    }
+
+    #[test]
+    fn a_gcp_ssrf_and_the_service_account_tokens_use_are_one_incident_with_gcp_containment() {
+        let vm = "projects/shop-prod/zones/europe-west1-b/instances/web-1";
+        let sa = "123456789012-compute@developer.gserviceaccount.com";
+        let ssrf = alert(
+            "ssrf-metadata-request",
+            Severity::High,
+            0,
+            Entities {
+                source_ip: Some("198.51.100.77".into()),
+                ..Default::default()
+            },
+        );
+        let token = |minute, ip: &str| {
+            let mut a = alert(
+                "gcp-vm-service-account-token-misuse",
+                Severity::Critical,
+                minute,
+                Entities {
+                    cloud: Some("gcp".into()),
+                    principal: Some(sa.into()),
+                    instance: Some(vm.into()),
+                    source_ip: Some(ip.into()),
+                    ..Default::default()
+                },
+            );
+            a.variant = Some("outside_cloud");
+            a
+        };
+        // The same account used later from a second address joins by the account itself.
+        let alerts = vec![ssrf, token(5, "198.51.100.77"), token(600, "203.0.113.9")];
+        let found = incidents(&alerts, &Context::default());
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let inc = &found[0];
+        assert_eq!(inc.escalation.decision, Decision::EscalateT2);
+        assert!(inc
+            .escalation
+            .reasons
+            .iter()
+            .any(|r| r.contains("used away from its workload")));
+        assert!(inc.answers[3].answer.contains("203.0.113.9"), "{:?}", inc.answers[3]);
+        let commands: Vec<&str> = inc.containment.iter().filter_map(|s| s.command.as_deref()).collect();
+        assert!(commands
+            .contains(&"gcloud iam service-accounts disable '123456789012-compute@developer.gserviceaccount.com'"));
+        assert!(commands.iter().any(|c| c.starts_with(
+            "gcloud compute instances set-service-account 'web-1' --zone 'europe-west1-b' --project 'shop-prod'"
+        )));
+        assert!(commands
+            .iter()
+            .any(|c| c.contains("firewall-rules create") && c.contains("'203.0.113.9/32'")));
+        assert!(commands
+            .iter()
+            .any(|c| c.contains("gcloud compute disks snapshot 'web-1'") && c.contains("instances stop 'web-1'")));
+        // No AWS role or instance step for a GCP incident.
+        assert!(!commands.iter().any(|c| c.contains("aws iam") || c.contains("aws ec2")));
+        assert!(inc.containment.iter().all(|s| !s.breaks.is_empty()));
+    }
+
+    #[test]
+    fn a_host_read_on_a_gcp_vm_joins_its_token_use_but_two_host_findings_do_not_join_by_name() {
+        let host = |minute, host: &str| {
+            alert(
+                "imds-credential-read-unexpected-process",
+                Severity::High,
+                minute,
+                Entities {
+                    host: Some(host.into()),
+                    process: Some("/usr/bin/curl (pid 4242)".into()),
+                    ..Default::default()
+                },
+            )
+        };
+        let mut token = alert(
+            "gcp-vm-service-account-token-misuse",
+            Severity::Critical,
+            30,
+            Entities {
+                cloud: Some("gcp".into()),
+                principal: Some("123456789012-compute@developer.gserviceaccount.com".into()),
+                instance: Some("projects/shop-prod/zones/europe-west1-b/instances/web-1".into()),
+                source_ip: Some("198.51.100.77".into()),
+                ..Default::default()
+            },
+        );
+        token.variant = Some("outside_cloud");
+        let alerts = vec![host(0, "web-1.europe-west1-b.c.shop-prod.internal"), token];
+        let found = incidents(&alerts, &Context::default());
+        assert_eq!(found.len(), 1, "{found:#?}");
+        // Two host findings on machines named alike stay apart, as do findings a day apart.
+        let alerts = vec![host(0, "web-1"), host(5, "web-1.other.internal")];
+        assert_eq!(incidents(&alerts, &Context::default()).len(), 2);
+    }
+
+    #[test]
+    fn azure_containment_quotes_hostile_identity_ids() {
+        let vm = "/subscriptions/s/resourcegroups/shop-prod/providers/microsoft.compute/virtualmachines/web-1";
+        let hostile =
+            "/subscriptions/s/resourcegroups/rg/providers/microsoft.managedidentity/userassignedidentities/x';touch /tmp/pwned;'";
+        let mut a = alert(
+            "azure-managed-identity-token-misuse",
+            Severity::High,
+            0,
+            Entities {
+                cloud: Some("azure".into()),
+                principal: Some(hostile.into()),
+                instance: Some(vm.into()),
+                source_ip: Some("203.0.113.50".into()),
+                ..Default::default()
+            },
+        );
+        a.variant = Some("outside_cloud");
+        let found = incidents(&[a], &Context::default());
+        let commands: Vec<&str> = found[0]
+            .containment
+            .iter()
+            .filter_map(|s| s.command.as_deref())
+            .collect();
+        assert!(commands
+            .iter()
+            .any(|c| c.starts_with("az role assignment delete --assignee \"$(az identity show --ids '")));
+        assert!(commands
+            .iter()
+            .any(|c| c.contains("az vm identity remove --ids '") && c.contains(r"x'\'';touch /tmp/pwned;'\'''")));
+        assert!(commands.iter().any(|c| {
+            c.contains("az network nsg rule create --resource-group 'shop-prod'") && c.contains("'203.0.113.50/32'")
+        }));
+        assert!(commands
+            .iter()
+            .any(|c| c.contains("az snapshot create") && c.contains("az vm deallocate --ids '")));
     }
 
     #[test]

@@ -38,6 +38,9 @@ impl Detector for ImdsHardeningDowngrade {
         let Body::CloudApiCall(call) = &event.body else {
             return;
         };
+        if call.provider != credtrail_event::Provider::Aws {
+            return;
+        }
         let Some(change) = &call.metadata_options else { return };
         if call.error_code.is_some() {
             return;

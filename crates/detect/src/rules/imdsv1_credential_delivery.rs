@@ -68,6 +68,9 @@ impl Detector for Imdsv1CredentialDelivery {
         let Body::CloudApiCall(call) = &event.body else {
             return;
         };
+        if call.provider != credtrail_event::Provider::Aws {
+            return;
+        }
         let Some(workload) = &call.workload else { return };
         if workload.kind != WorkloadKind::Ec2Instance || call.identity.role_delivery.as_deref() != Some("1.0") {
             return;

@@ -84,6 +84,9 @@ impl Detector for InstanceCredentialAccessDeniedBurst {
         let Body::CloudApiCall(call) = &event.body else {
             return;
         };
+        if call.provider != credtrail_event::Provider::Aws {
+            return;
+        }
         let Some(workload) = &call.workload else { return };
         if !call.is_access_denied() || benign_channel(call).is_some() {
             return;

@@ -145,6 +145,9 @@ impl Detector for InstanceCredentialRecon {
         let Body::CloudApiCall(call) = &event.body else {
             return;
         };
+        if call.provider != credtrail_event::Provider::Aws {
+            return;
+        }
         // The cheapest test first: most calls are not recon.
         if !is_recon_action(call.qualified_action_in(&mut state.scratch)) {
             return;

@@ -1,5 +1,7 @@
 //! One file per detector; each detector's documentation is the `.md` file beside it.
 
+pub mod azure_managed_identity_token_misuse;
+pub mod gcp_vm_service_account_token_misuse;
 pub mod imds_access_failures;
 pub mod imds_access_from_container;
 pub mod imds_access_volume_anomaly;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use credtrail_event::metadata::find_targets;
+use credtrail_event::metadata::{find_targets, required_header};
 use credtrail_event::{Body, Event, HttpRequest, Origin, Timestamp};
 
 use crate::alert::{Alert, Entities, Severity};
@@ -124,18 +124,25 @@ impl Detector for SsrfMetadataRequest {
         let Body::HttpRequest(request) = &event.body else {
             return;
         };
+        // The header the metadata service demands (`Metadata-Flavor: Google`, `Metadata: true`):
+        // a request written for it, said beside where the target sat.
+        let header = request
+            .headers
+            .iter()
+            .find_map(|(name, value)| required_header(name, value))
+            .map(|(_, header)| header);
         let mut seen = BTreeSet::new();
         for (place, text) in places(request) {
             for target in find_targets(text) {
                 let key = (target.endpoint.clone(), target.path.clone());
                 if seen.insert(key) {
-                    state.sessions.push(Observation::new(
-                        event.time,
-                        event.origin,
-                        request,
-                        target,
-                        place.label(),
-                    ));
+                    let location = match header {
+                        Some(header) => format!("{} (the request carries {header})", place.label()),
+                        None => place.label(),
+                    };
+                    state
+                        .sessions
+                        .push(Observation::new(event.time, event.origin, request, target, location));
                 }
             }
         }
@@ -213,5 +220,61 @@ impl Detector for SsrfMetadataRequest {
                 evidence: origins,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use credtrail_event::{FileId, HttpSensor};
+
+    use super::*;
+
+    fn scan(request: HttpRequest) -> Vec<Alert> {
+        let mut state = State::default();
+        let event = Event {
+            time: Timestamp::parse_rfc3339("2026-09-14T10:00:00Z").unwrap_or_default(),
+            origin: Origin {
+                file: FileId(0),
+                line: 1,
+                index: 1,
+            },
+            body: Body::HttpRequest(Box::new(request)),
+        };
+        SsrfMetadataRequest.observe(&mut state, &event);
+        let mut out = Vec::new();
+        SsrfMetadataRequest.finish(state, &Footprint::default(), &Knowledge::default(), &mut out);
+        out
+    }
+
+    #[test]
+    fn the_gcp_and_azure_metadata_headers_are_said_beside_the_target() {
+        let mut gcp = HttpRequest::new(
+            HttpSensor::WebServer,
+            "/fetch?url=http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token",
+        );
+        gcp.headers.push(("Metadata-Flavor".into(), "Google".into()));
+        let alerts = scan(gcp);
+        assert_eq!(alerts.len(), 1);
+        assert!(
+            alerts[0]
+                .reasons
+                .iter()
+                .any(|r| r.contains("the request carries Metadata-Flavor: Google")),
+            "{:?}",
+            alerts[0].reasons
+        );
+        let mut azure = HttpRequest::new(
+            HttpSensor::WebServer,
+            "/fetch?url=http://169.254.169.254/metadata/identity/oauth2/token%3Fresource%3Dhttps://management.azure.com/",
+        );
+        azure.headers.push(("metadata".into(), "true".into()));
+        let alerts = scan(azure);
+        assert!(alerts[0].reasons.iter().any(|r| r.contains("Metadata: true")));
+        // Without the header nothing is claimed.
+        let plain = HttpRequest::new(
+            HttpSensor::WebServer,
+            "/fetch?url=http://169.254.169.254/metadata/instance",
+        );
+        assert!(!scan(plain)[0].reasons.iter().any(|r| r.contains("carries")));
     }
 }

@@ -642,6 +642,7 @@ fn build(raw: &RawRecord<'_>, subs: &Subs<'_>, origin: Origin) -> Result<Event, 
     let workload = identity.arn.as_deref().and_then(classify_assumed_role_arn);
 
     let mut call = CloudApiCall {
+        provider: credtrail_event::Provider::Aws,
         service: service.to_string(),
         action: action.to_string(),
         region: opt(&raw.aws_region),

@@ -6,10 +6,15 @@ mod auditd;
 mod aws_iam_authorization_details;
 mod aws_inventory;
 mod aws_waf;
+mod azure_activity;
+mod azure_inventory;
 mod cloudfront;
 mod cloudtrail;
 mod falco;
+mod gcp_audit;
+mod gcp_inventory;
 mod imds_trace;
+mod json_records;
 mod kubernetes_audit;
 mod laurel;
 mod suricata_eve;
@@ -30,9 +35,13 @@ pub use auditd::Auditd;
 pub use aws_iam_authorization_details::AwsIamAuthorizationDetails;
 pub use aws_inventory::AwsInventory;
 pub use aws_waf::AwsWaf;
+pub use azure_activity::AzureActivity;
+pub use azure_inventory::AzureInventory;
 pub use cloudfront::AwsCloudFront;
 pub use cloudtrail::CloudTrail;
 pub use falco::Falco;
+pub use gcp_audit::GcpAudit;
+pub use gcp_inventory::GcpInventory;
 pub use imds_trace::ImdsPacketAnalyzer;
 pub use kubernetes_audit::KubernetesAudit;
 pub use laurel::Laurel;
@@ -65,6 +74,10 @@ pub trait Format: Sync {
 pub static FORMATS: &[&dyn Format] = &[
     &AwsInventory,
     &AwsIamAuthorizationDetails,
+    &GcpInventory,
+    &AzureInventory,
+    &GcpAudit,
+    &AzureActivity,
     &AwsWaf,
     &AwsElb,
     &AwsCloudFront,

@@ -1,0 +1,149 @@
+//! The records of a JSON log or inventory file, however it was exported: JSON lines, one array,
+//! one document or concatenated documents, and wrapper objects holding the records in one array
+//! key (Azure diagnostic settings write `{"records":[…]}` blobs). The GCP and Azure formats read
+//! their records through this; each record comes with its start line and 1-based index, and a
+//! record that is not JSON or is cut short becomes a diagnostic while the others are still read.
+
+use credtrail_event::{FileId, Origin};
+use serde_json::Value;
+
+use super::ParsedFile;
+use crate::diagnostic::{excerpt, Reason};
+use crate::json_stream::{array_elements, find_top_level_array, top_level_values, LineCounter, Span, Unterminated};
+
+/// Why a record was rejected: the reason and a detail naming the field.
+pub(crate) type Failure = (Reason, String);
+
+/// Calls `record` on every record of `buf` (see the module documentation). `wrappers` are the
+/// keys whose array holds the records when a top-level value is an object (`records`); a
+/// top-level array's elements are records; any other value is one record.
+pub(crate) fn for_each_record(
+    buf: &[u8],
+    file: FileId,
+    format: &'static str,
+    wrappers: &[&[u8]],
+    out: &mut ParsedFile,
+    mut record: impl FnMut(&Value, Origin, &mut ParsedFile) -> Result<(), Failure>,
+) {
+    let mut lines = LineCounter::new(buf);
+    let mut index = 0u64;
+    let mut one = |item: Result<Span, Unterminated>, out: &mut ParsedFile| {
+        index += 1;
+        out.records += 1;
+        let span = match item {
+            Ok(span) => span,
+            Err(cut) => {
+                out.diagnose(
+                    (file, cut.line, Some(index)),
+                    format,
+                    Reason::InvalidJson,
+                    "record does not end (truncated?)",
+                    Some(excerpt(&buf[cut.start..])),
+                );
+                return;
+            }
+        };
+        let bytes = &buf[span.start..span.end];
+        let value: Value = match serde_json::from_slice(bytes) {
+            Ok(value) => value,
+            Err(e) => {
+                let reason = if std::str::from_utf8(bytes).is_err() {
+                    Reason::InvalidUtf8
+                } else {
+                    Reason::InvalidJson
+                };
+                out.diagnose(
+                    (file, span.line, Some(index)),
+                    format,
+                    reason,
+                    format!("invalid JSON: {e}"),
+                    Some(excerpt(bytes)),
+                );
+                return;
+            }
+        };
+        let origin = Origin {
+            file,
+            line: span.line,
+            index,
+        };
+        if let Err((reason, detail)) = record(&value, origin, out) {
+            out.diagnose(
+                (file, span.line, Some(index)),
+                format,
+                reason,
+                detail,
+                Some(excerpt(bytes)),
+            );
+        }
+    };
+    for top in top_level_values(buf) {
+        // A cut array or wrapper still yields the elements before the cut.
+        let (span, whole) = match top {
+            Ok(span) => (span, true),
+            Err(cut) => (
+                Span {
+                    start: cut.start,
+                    end: buf.len(),
+                    line: cut.line,
+                },
+                false,
+            ),
+        };
+        let open = match buf.get(span.start) {
+            Some(b'[') => Some(span.start),
+            Some(b'{') => wrappers.iter().find_map(|key| find_top_level_array(buf, span, key)),
+            _ => None,
+        };
+        match open {
+            Some(open) => {
+                for element in array_elements(buf, open, &mut lines) {
+                    one(element, out);
+                }
+            }
+            None if whole => one(Ok(span), out),
+            None => one(
+                Err(Unterminated {
+                    start: span.start,
+                    line: span.line,
+                }),
+                out,
+            ),
+        }
+    }
+}
+
+/// A string field, trimmed, absent when empty.
+pub(crate) fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// [`text`] copied.
+pub(crate) fn owned(v: &Value, key: &str) -> Option<String> {
+    text(v, key).map(str::to_string)
+}
+
+/// The value at a path of object keys.
+pub(crate) fn at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v Value> {
+    path.iter().try_fold(v, |v, key| v.get(key))
+}
+
+/// The elements of an array field (none when absent or not an array).
+pub(crate) fn items<'v>(v: &'v Value, key: &str) -> impl Iterator<Item = &'v Value> {
+    v.get(key).and_then(Value::as_array).into_iter().flatten()
+}
+
+/// Longest resource name or target kept: a hostile record cannot make every alert huge.
+pub(crate) const TARGET_CAP: usize = 512;
+
+/// `text` cut to [`TARGET_CAP`] bytes on a character boundary.
+pub(crate) fn capped(text: &str) -> String {
+    let mut end = text.len().min(TARGET_CAP);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
