@@ -26,6 +26,28 @@ fn incident_of<'a>(result: &'a support::Scan, alert: &Value) -> &'a Value {
         .unwrap_or_else(|| panic!("alert {id} is in no incident"))
 }
 
+/// S3-01: a network-wide Zeek `http.log` sees a container read the metadata service from its
+/// Docker bridge address (172.17.0.37); auditd on ci-runner-1 sees the container's curl connect
+/// to it in the same milliseconds. The wire alert named no instance and was an incident of its
+/// own beside the host's.
+#[test]
+fn bug_a_container_seen_only_by_its_bridge_address_on_the_wire_was_an_incident_of_its_own() {
+    let result = scan(&[&fixture("container-seen-on-the-wire-and-on-its-host")]);
+    let container = result.of_rule("imds-access-from-container");
+    let wire: Vec<&&Value> = container
+        .iter()
+        .filter(|a| a["entities"]["source_ip"] == "172.17.0.37")
+        .collect();
+    let host: Vec<&&Value> = container
+        .iter()
+        .filter(|a| a["entities"]["instance"] == "i-0dac7f053e9f1e3ef")
+        .collect();
+    assert_eq!((wire.len(), host.len()), (1, 3), "{container:#?}");
+    assert_eq!(result.incidents.len(), 1, "{:#?}", result.incidents);
+    assert_eq!(result.incidents[0]["alerts"].as_array().map(Vec::len), Some(4));
+    assert_eq!(result.incidents[0]["escalation"]["decision"], "escalate_t2");
+}
+
 /// S2-01 and S2-03: the same nginx worker (pid 3545) on edge-proxy-1 relays the metadata service
 /// to two attackers a day apart. The host alert was one per process for the whole period and
 /// bridged the two attacks into one incident.
