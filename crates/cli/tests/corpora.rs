@@ -258,8 +258,9 @@ fn panther_waf_metadata_ssrf_event_raises_an_alert_and_its_other_events_do_not()
     assert_eq!(result.alerts.len(), 1, "{:#?}", result.alerts);
 }
 
-/// Incidents on the generated corpus (issue #5, first slice): every attack scenario's labelled
-/// records (those that name a rule) sit in one incident, across sources; the credential-theft
+/// Incidents on the generated corpus (issue #5): every attack scenario instance's labelled
+/// records (those that name a rule) sit in one incident, across sources, and no other instance's
+/// do; the credential-theft
 /// chains (SSRF, proxy abuse, host compromise) are `escalate_t2`, the other attacks at least
 /// `monitor`; no benign look-alike record is in an `escalate_t2` incident.
 #[test]
@@ -331,15 +332,16 @@ fn generated_corpus_scenarios_are_one_incident_each_and_theft_is_escalated() {
         "look-alikes escalated: {benign_escalated:#?}"
     );
     assert!(per_scenario.len() >= 10, "{per_scenario:#?}");
+    // Exactly one incident per scenario instance: not split over several, and holding no other
+    // attack scenario instance's labelled records.
     for (scenario, incidents) in &per_scenario {
-        // S3-01's network sensor sees the container by its bridge address only, which no
-        // record ties to the instance: its wire alert is an incident of its own (noted on #5).
-        let most = if scenario.starts_with("S3-host-compromise-01") {
-            2
-        } else {
-            1
-        };
-        assert!(incidents.len() <= most, "{scenario} is split over {incidents:?}");
+        assert_eq!(incidents.len(), 1, "{scenario} is split over {incidents:?}");
+        let sharing: Vec<&String> = per_scenario
+            .iter()
+            .filter(|(other, theirs)| *other != scenario && !theirs.is_disjoint(incidents))
+            .map(|(other, _)| other)
+            .collect();
+        assert!(sharing.is_empty(), "{scenario} shares its incident with {sharing:?}");
         let decisions: BTreeSet<String> = incidents.iter().map(|i| decision(i)).collect();
         let theft = ["S1-", "S2-", "S3-"].iter().any(|p| scenario.starts_with(p));
         if theft {

@@ -56,6 +56,33 @@ impl Evidence {
         self.items.iter().min().copied()
     }
 
+    /// The kept records cut into episodes wherever two consecutive records (in event time) are
+    /// more than `gap_millis` apart, earliest episode first. Records beyond the cap are the
+    /// latest, so their count goes to the last episode.
+    pub fn episodes(&self, gap_millis: i64) -> Vec<Evidence> {
+        let mut items = self.items.clone();
+        items.sort_unstable();
+        items.dedup();
+        items.truncate(EVIDENCE_CAP);
+        let mut out: Vec<Evidence> = Vec::new();
+        let mut previous: Option<Timestamp> = None;
+        for (time, origin) in items {
+            if previous.is_none_or(|p| time.millis() - p.millis() > gap_millis) {
+                out.push(Evidence::default());
+            }
+            if let Some(episode) = out.last_mut() {
+                episode.items.push((time, origin));
+                episode.total += 1;
+            }
+            previous = Some(time);
+        }
+        let kept: u64 = out.iter().map(|e| e.total).sum();
+        if let Some(last) = out.last_mut() {
+            last.total += self.total.saturating_sub(kept);
+        }
+        out
+    }
+
     pub fn time_span(&self) -> Option<(Timestamp, Timestamp)> {
         let min = self.items.iter().map(|(t, _)| *t).min()?;
         let max = self.items.iter().map(|(t, _)| *t).max()?;
@@ -91,6 +118,22 @@ mod tests {
             right.merge(left);
             prop_assert_eq!(whole.origins(), right.origins());
             prop_assert_eq!(whole.total(), right.total());
+        }
+
+        #[test]
+        fn episodes_cover_every_record_once_and_are_apart_by_more_than_the_gap(items in proptest::collection::vec(0u64..3000, 0..600), gap in 0i64..200) {
+            let mut whole = Evidence::default();
+            for &i in &items { whole.push(Timestamp(i as i64), o(i)); }
+            let episodes = whole.episodes(gap);
+            let total: u64 = episodes.iter().map(Evidence::total).sum();
+            prop_assert_eq!(total, whole.total());
+            let joined: Vec<Origin> = episodes.iter().flat_map(Evidence::origins).collect();
+            prop_assert_eq!(joined, whole.origins());
+            for pair in episodes.windows(2) {
+                let (_, end) = pair[0].time_span().expect("an episode holds a record");
+                let (start, _) = pair[1].time_span().expect("an episode holds a record");
+                prop_assert!(start.millis() - end.millis() > gap);
+            }
         }
     }
 }

@@ -54,6 +54,13 @@ pub fn metadata_service(ip: IpAddr) -> Option<(&'static str, &'static str)> {
     }
 }
 
+/// A process's metadata reads more than this apart (in event time) are separate episodes, each
+/// its own alert: six hours, the longest life of a credential the instance metadata service
+/// hands out, so a read after that gap took a fresh credential. A proxy or web worker lives for
+/// days; two attacks through it a day apart are two findings, not one that spans both (the
+/// correlator joins alerts of one instance over the same gap).
+pub const EPISODE_GAP_SECONDS: i64 = 6 * 3600;
+
 /// Whether the endpoint is one a pod or task is meant to use (the EKS Pod Identity agent and the
 /// ECS credential endpoint hand out the workload's own scoped credential, not the instance's).
 pub fn is_workload_endpoint(endpoint: &str) -> bool {

@@ -117,7 +117,7 @@ pub const INSTANCE_GAP_SECONDS: i64 = 6 * 3600;
 
 /// Turns alerts (in output order) into incidents, most urgent first.
 pub fn incidents(alerts: &[Alert], context: &Context<'_>) -> Vec<Incident> {
-    let mut out: Vec<Incident> = correlate::groups(alerts)
+    let mut out: Vec<Incident> = correlate::groups(alerts, context.inventory)
         .into_iter()
         .map(|members| build(alerts, members, context))
         .collect();

@@ -9,7 +9,7 @@ use crate::alert::{Alert, Severity};
 use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
 use crate::evidence::Evidence;
 use crate::footprint::Footprint;
-use crate::host::{judge, metadata_service, shipped_allow_list, Judgement, Lineage, Verdict};
+use crate::host::{judge, metadata_service, shipped_allow_list, Judgement, Lineage, Verdict, EPISODE_GAP_SECONDS};
 use crate::rules::host_entities;
 
 pub struct ImdsCredentialReadUnexpectedProcess;
@@ -119,7 +119,9 @@ pub(crate) struct JudgedAccess {
 }
 
 /// Judges every accessing process against the shipped and configured allow-lists, with the
-/// lineage rebuilt from the host's process starts.
+/// lineage rebuilt from the host's process starts. A process's reads are cut into episodes
+/// ([`EPISODE_GAP_SECONDS`] apart), one judged access each: the process is judged once, by its
+/// first read; its own start record goes with the first episode.
 pub(crate) fn judge_accesses(state: State, knowledge: &Knowledge) -> Vec<JudgedAccess> {
     let mut allow = shipped_allow_list();
     allow.extend(knowledge.policy.allow_software.iter().cloned());
@@ -130,11 +132,11 @@ pub(crate) fn judge_accesses(state: State, knowledge: &Knowledge) -> Vec<JudgedA
         };
         let (own, ancestors) = state.lineage.chain(&host, &process, time);
         let verdict = judge(&process, own.as_ref(), &ancestors, &allow);
-        let ancestor_commands = ancestors
+        let ancestor_commands: Vec<String> = ancestors
             .iter()
             .filter_map(|a| a.process.command_line.clone())
             .collect();
-        let request_reasons = accesses
+        let request_reasons: Vec<String> = accesses
             .requests
             .iter()
             .map(|(version, request)| match version {
@@ -151,25 +153,27 @@ pub(crate) fn judge_accesses(state: State, knowledge: &Knowledge) -> Vec<JudgedA
                 canonical_target(path, Some(endpoint)).map(|t| t.grade)
             })
             .max();
-        let connections = accesses.evidence.total();
-        let mut evidence = accesses.evidence;
-        if let Some(start) = own {
-            evidence.push(start.time, start.origin);
+        let mut start = own.map(|o| (o.time, o.origin));
+        for mut evidence in accesses.evidence.episodes(EPISODE_GAP_SECONDS * 1000) {
+            let connections = evidence.total();
+            if let Some((time, origin)) = start.take() {
+                evidence.push(time, origin);
+            }
+            let (first_seen, last_seen) = evidence.time_span().unwrap_or((time, time));
+            out.push(JudgedAccess {
+                host: host.clone(),
+                process: process.clone(),
+                endpoint,
+                verdict: verdict.clone(),
+                ancestor_commands: ancestor_commands.clone(),
+                request_reasons: request_reasons.clone(),
+                grade,
+                connections,
+                evidence,
+                first_seen,
+                last_seen,
+            });
         }
-        let (first_seen, last_seen) = evidence.time_span().unwrap_or((time, time));
-        out.push(JudgedAccess {
-            host,
-            process,
-            endpoint,
-            verdict,
-            ancestor_commands,
-            request_reasons,
-            grade,
-            connections,
-            evidence,
-            first_seen,
-            last_seen,
-        });
     }
     out
 }

@@ -7,6 +7,7 @@ use credtrail_event::{Body, Event, Origin, Timestamp, Workload, WorkloadKind};
 use crate::alert::{Alert, Entities, Severity};
 use crate::engine::{Detector, EntityMap, Knowledge, Merge, RuleMeta};
 use crate::footprint::Footprint;
+use crate::host::EPISODE_GAP_SECONDS;
 
 pub struct Imdsv1CredentialDelivery;
 
@@ -100,8 +101,24 @@ impl Detector for Imdsv1CredentialDelivery {
         }
         let mut instances: Vec<_> = by_instance.into_iter().collect();
         instances.sort_by(|a, b| a.0.cmp(&b.0));
+        // An instance's IMDSv1 credentials are cut into episodes: a credential first used more
+        // than EPISODE_GAP_SECONDS (the longest life of such a credential) after every earlier
+        // one stopped being used starts a new alert. Two thefts through one open proxy a day
+        // apart are two stories; a job's hourly refreshes stay one.
+        let mut episodes: Vec<(String, Vec<(String, FirstUse)>)> = Vec::new();
         for (instance, mut keys) in instances {
             keys.sort_by(|a, b| a.1.first.cmp(&b.1.first).then(a.0.cmp(&b.0)));
+            let mut end: Option<Timestamp> = None;
+            for (key, use_) in keys {
+                let apart = end.is_some_and(|e| use_.first.0.millis() - e.millis() > EPISODE_GAP_SECONDS * 1000);
+                end = Some(end.map_or(use_.last, |e| e.max(use_.last)));
+                match episodes.last_mut() {
+                    Some((last, members)) if *last == instance && !apart => members.push((key, use_)),
+                    _ => episodes.push((instance.clone(), vec![(key, use_)])),
+                }
+            }
+        }
+        for (instance, keys) in episodes {
             let first = keys[0].1.first.0;
             let last = keys.iter().map(|(_, u)| u.last).max().unwrap_or(first);
             let calls: u64 = keys.iter().map(|(_, u)| u.calls).sum();
