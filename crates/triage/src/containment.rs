@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use credtrail_detect::Alert;
+use credtrail_event::Inventory;
 
 use crate::facts::Facts;
 use crate::{ATTACKER_RULES, VM_IDENTITY_RULES};
@@ -23,7 +24,7 @@ fn sh(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
-pub fn plan(group: &[&Alert], facts: &Facts) -> Vec<Step> {
+pub fn plan(group: &[&Alert], facts: &Facts, inventory: Option<&Inventory>) -> Vec<Step> {
     let set = |f: &dyn Fn(&Alert) -> Option<&str>| -> BTreeSet<String> {
         group.iter().filter_map(|a| f(a)).map(str::to_string).collect()
     };
@@ -89,14 +90,9 @@ pub fn plan(group: &[&Alert], facts: &Facts) -> Vec<Step> {
         });
     }
     if credential_used {
+        let network = inventory.map(|inv| own_network(inv, &instances)).unwrap_or_default();
         for role in &roles {
-            steps.push(Step {
-                action: format!(
-                    "Bind role {role} to its network so a copied credential is useless elsewhere (condition aws:ec2InstanceSourceVPC / aws:ec2InstanceSourcePrivateIPv4, or aws:SourceIp for the NAT addresses)"
-                ),
-                command: None,
-                breaks: "nothing the workload does from its own VPC; calls through another network path (a proxy outside the VPC) are denied".into(),
-            });
+            steps.push(bind_to_network(role, &network));
         }
     }
     for ip in &outside {
@@ -126,6 +122,92 @@ pub fn plan(group: &[&Alert], facts: &Facts) -> Vec<Step> {
     steps.extend(gcp_steps(group));
     steps.extend(azure_steps(group));
     steps
+}
+
+/// Where the incident's instances legitimately call AWS from, as inventory knows it: their VPCs
+/// (calls through VPC endpoints carry `aws:SourceVpc`) and their public and NAT addresses
+/// (calls to public endpoints carry `aws:SourceIp`).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct OwnNetwork {
+    vpcs: BTreeSet<String>,
+    public_ips: BTreeSet<String>,
+}
+
+fn own_network(inventory: &Inventory, instances: &BTreeSet<String>) -> OwnNetwork {
+    let mut network = OwnNetwork::default();
+    for instance in instances {
+        // Only a well-formed VPC id goes into the policy document: inventory is input too.
+        let vpc = inventory.instance_vpc(instance).filter(|v| {
+            v.strip_prefix("vpc-")
+                .is_some_and(|hex| !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        });
+        network.vpcs.extend(vpc.map(str::to_string));
+        for ip in inventory.instance_addresses(instance).into_iter().flatten() {
+            if !credtrail_event::ip_ranges::is_non_routable(*ip) {
+                network.public_ips.insert(match ip {
+                    std::net::IpAddr::V4(_) => format!("{ip}/32"),
+                    std::net::IpAddr::V6(_) => format!("{ip}/128"),
+                });
+            }
+        }
+    }
+    network
+}
+
+/// A deny on the role for instance credentials used from anywhere but the instances' own network
+/// (AWS's data-perimeter pattern: `ec2:SourceInstanceARN` is present only on EC2 instance
+/// credentials, so other principals that assume the role are untouched; AWS services acting for
+/// the role are exempt through `aws:ViaAWSService`). Without inventory the network is unknown
+/// and the step says what to fill in rather than guessing.
+fn bind_to_network(role: &str, network: &OwnNetwork) -> Step {
+    let action = format!(
+        "Bind role {role} to its network so a copied credential is useless elsewhere (deny instance credentials whose aws:SourceVpc and aws:SourceIp are not the instances' own)"
+    );
+    if network.vpcs.is_empty() && network.public_ips.is_empty() {
+        return Step {
+            action: format!("{action}; inventory (describe-instances, describe-nat-gateways) names no VPC or egress address for this incident's instances, so list them yourself"),
+            command: None,
+            breaks: "nothing the workload does from the networks you list; calls from anywhere else with an instance credential of this role are denied".into(),
+        };
+    }
+    let list = |items: &BTreeSet<String>| items.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(",");
+    let mut condition = Vec::new();
+    if !network.vpcs.is_empty() {
+        condition.push(format!(
+            "\"StringNotEqualsIfExists\":{{\"aws:SourceVpc\":[{}]}}",
+            list(&network.vpcs)
+        ));
+    }
+    if !network.public_ips.is_empty() {
+        condition.push(format!(
+            "\"NotIpAddressIfExists\":{{\"aws:SourceIp\":[{}]}}",
+            list(&network.public_ips)
+        ));
+    }
+    condition.push("\"Null\":{\"ec2:SourceInstanceARN\":\"false\"}".into());
+    condition.push("\"BoolIfExists\":{\"aws:ViaAWSService\":\"false\"}".into());
+    let document = format!(
+        "{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Sid\":\"CredtrailBindToNetwork\",\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{{{}}}}}]}}",
+        condition.join(",")
+    );
+    let (vpcs, ips) = (
+        network.vpcs.iter().cloned().collect::<Vec<_>>(),
+        network.public_ips.iter().cloned().collect::<Vec<_>>(),
+    );
+    Step {
+        action,
+        command: Some(format!(
+            "aws iam put-role-policy --role-name {} --policy-name credtrail-bind-to-network --policy-document {}",
+            sh(role),
+            sh(&document)
+        )),
+        breaks: format!(
+            "calls with this role's instance credentials from anywhere but {}{}{}: another egress path (a new NAT gateway, a proxy outside the VPC, another VPC) is denied until added",
+            if vpcs.is_empty() { String::new() } else { format!("VPC {}", vpcs.join(", ")) },
+            if vpcs.is_empty() || ips.is_empty() { "" } else { " and " },
+            if ips.is_empty() { String::new() } else { format!("addresses {}", ips.join(", ")) },
+        ),
+    }
 }
 
 /// A public address an alert names: what a firewall or NSG rule can block.
@@ -420,4 +502,69 @@ fn escalation_path_steps(facts: &Facts) -> Vec<Step> {
             breaks: "nothing until a permission is removed; then whatever the workload did with it".into(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use credtrail_event::Fact;
+
+    fn instance(vpc: &str, public: &str) -> Inventory {
+        Inventory::from_facts(&[Fact::Instance {
+            id: "i-0a1b2c3d4e5f60718".into(),
+            account: Some("111122223333".into()),
+            vpc: Some(vpc.into()),
+            subnet: None,
+            private_ips: vec!["10.0.1.5".parse().unwrap()],
+            public_ips: vec![public.parse().unwrap()],
+            http_tokens: None,
+            hop_limit: None,
+        }])
+    }
+
+    fn instances() -> BTreeSet<String> {
+        BTreeSet::from(["i-0a1b2c3d4e5f60718".to_string()])
+    }
+
+    #[test]
+    fn binding_the_role_names_its_vpc_and_public_addresses_in_a_valid_policy() {
+        let network = own_network(&instance("vpc-0abc123", "54.10.20.30"), &instances());
+        let step = bind_to_network("shop-web-role", &network);
+        let command = step.command.unwrap();
+        assert!(command.starts_with("aws iam put-role-policy --role-name 'shop-web-role' --policy-name credtrail-bind-to-network --policy-document '"), "{command}");
+        let document = command
+            .split_once("--policy-document '")
+            .unwrap()
+            .1
+            .trim_end_matches('\'');
+        let policy: serde_json::Value = serde_json::from_str(document).unwrap();
+        let condition = &policy["Statement"][0]["Condition"];
+        assert_eq!(condition["StringNotEqualsIfExists"]["aws:SourceVpc"][0], "vpc-0abc123");
+        // The private address is no egress address: only the public one is listed.
+        assert_eq!(
+            condition["NotIpAddressIfExists"]["aws:SourceIp"],
+            serde_json::json!(["54.10.20.30/32"])
+        );
+        assert_eq!(condition["Null"]["ec2:SourceInstanceARN"], "false");
+        assert!(
+            step.breaks.contains("vpc-0abc123") && step.breaks.contains("54.10.20.30/32"),
+            "{}",
+            step.breaks
+        );
+    }
+
+    #[test]
+    fn without_inventory_the_binding_step_asks_for_the_network_instead_of_guessing() {
+        let step = bind_to_network("shop-web-role", &OwnNetwork::default());
+        assert!(step.command.is_none());
+        assert!(step.action.contains("list them yourself"), "{}", step.action);
+    }
+
+    #[test]
+    fn a_hostile_vpc_id_from_inventory_never_reaches_the_policy() {
+        let network = own_network(&instance("vpc-1\"}]}' ; rm -rf / ; '", "54.10.20.30"), &instances());
+        assert!(network.vpcs.is_empty());
+        let command = bind_to_network("shop-web-role", &network).command.unwrap();
+        assert!(!command.contains("rm -rf"), "{command}");
+    }
 }

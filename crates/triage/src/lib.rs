@@ -161,7 +161,7 @@ fn build(alerts: &[Alert], members: Vec<usize>, context: &Context<'_>) -> Incide
         last_evidence,
         escalation: escalation::decide(&group, &facts, &window),
         answers: answers::answer(&group),
-        containment: containment::plan(&group, &facts),
+        containment: containment::plan(&group, &facts, context.inventory),
         checks,
         facts,
         alerts: members,
