@@ -59,6 +59,12 @@ pub trait Format: Sync {
     fn sniff(&self, head: &[u8]) -> bool;
     /// Parses a whole decompressed file. Problems go to `out.diagnostics`; nothing panics.
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile);
+    /// [`Format::parse`] for a scan: a record no detector can act on may go to
+    /// [`ParsedFile::quiet`] (its time only) instead of becoming an event. Everything else
+    /// (records, diagnostics, the other events) is what `parse` yields.
+    fn parse_for_detectors(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
+        self.parse(buf, file, out);
+    }
 }
 
 /// Every format, most specific first: sniffing takes the first that accepts.
@@ -92,6 +98,9 @@ pub struct ParsedFile {
     pub format: Option<&'static str>,
     pub compression: Compression,
     pub events: Vec<Event>,
+    /// The times of events left out because no detector acts on them (only from
+    /// [`scan_file`]): counted as events, never observed.
+    pub quiet: Vec<credtrail_event::Timestamp>,
     pub facts: Vec<Fact>,
     pub diagnostics: Vec<Diagnostic>,
     /// Records seen, good or bad.
@@ -136,9 +145,25 @@ pub(super) fn mentions(head: &[u8], needle: &[u8]) -> bool {
 
 /// Reads, decompresses, sniffs and parses one input.
 pub fn parse_file(input: &InputFile, file: FileId, forced: Option<&'static dyn Format>, cap: u64) -> ParsedFile {
+    read_and_parse(input, file, forced, cap, false)
+}
+
+/// [`parse_file`] for a scan: events that no detector acts on are only counted
+/// ([`Format::parse_for_detectors`], [`ParsedFile::quiet`]).
+pub fn scan_file(input: &InputFile, file: FileId, forced: Option<&'static dyn Format>, cap: u64) -> ParsedFile {
+    read_and_parse(input, file, forced, cap, true)
+}
+
+fn read_and_parse(
+    input: &InputFile,
+    file: FileId,
+    forced: Option<&'static dyn Format>,
+    cap: u64,
+    for_detectors: bool,
+) -> ParsedFile {
     let mut out = ParsedFile::default();
     let raw = match &input.source {
-        InputSource::Path(path) => std::fs::read(path).map_err(|e| format!("cannot read: {e}")),
+        InputSource::Path(path) => crate::decode::read_file(path).map_err(|e| format!("cannot read: {e}")),
         InputSource::Stdin => read_stdin(cap),
         InputSource::Unreadable(why) => Err(why.clone()),
     };
@@ -160,7 +185,11 @@ pub fn parse_file(input: &InputFile, file: FileId, forced: Option<&'static dyn F
     match format {
         Some(format) => {
             out.format = Some(format.name());
-            format.parse(&buf, file, &mut out);
+            if for_detectors {
+                format.parse_for_detectors(&buf, file, &mut out);
+            } else {
+                format.parse(&buf, file, &mut out);
+            }
             attribute_host_logs(&input.display, &mut out.events);
         }
         // Nothing to recognise: an empty file, or a compressed one cut before its first byte (the
