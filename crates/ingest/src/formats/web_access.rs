@@ -41,7 +41,7 @@ use std::net::IpAddr;
 use credtrail_event::metadata::{may_concern, metadata_path_host};
 use credtrail_event::{Body, Event, FileId, HttpRequest, HttpSensor, Origin, Timestamp};
 
-use super::{Format, ParsedFile};
+use super::{Format, ParsedFile, Window};
 use crate::diagnostic::{excerpt, Reason};
 
 pub struct WebAccess;
@@ -72,7 +72,7 @@ impl Format for WebAccess {
     }
 
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
-        parse_lines(buf, file, out, false);
+        parse_lines(buf, file, out, None);
     }
 
     /// A request whose request line and referer cannot hold a metadata target (see
@@ -82,14 +82,14 @@ impl Format for WebAccess {
     /// `imds-access-failures` read the target and its host with `canonical_target`, and the
     /// proxy rule also a metadata path with no host (`metadata_path_host`); the other rules read
     /// network-sensor requests, flows, process and CloudTrail events only.
-    fn parse_for_detectors(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
-        parse_lines(buf, file, out, true);
+    fn parse_for_detectors(&self, buf: &[u8], file: FileId, window: &Window, out: &mut ParsedFile) {
+        parse_lines(buf, file, out, Some(window));
     }
 }
 
-/// [`Format::parse`], or with `quiet` [`Format::parse_for_detectors`].
-fn parse_lines(buf: &[u8], file: FileId, out: &mut ParsedFile, quiet: bool) {
-    if !quiet {
+/// [`Format::parse`], or with the scan's window [`Format::parse_for_detectors`].
+fn parse_lines(buf: &[u8], file: FileId, out: &mut ParsedFile, quiet: Option<&Window>) {
+    if quiet.is_none() {
         out.events.reserve(memchr::memchr_iter(b'\n', buf).count() + 1);
     }
     // Validated once: a file that is UTF-8 as a whole is UTF-8 line by line.
@@ -117,7 +117,9 @@ fn parse_lines(buf: &[u8], file: FileId, out: &mut ParsedFile, quiet: bool) {
             )),
         };
         match parsed {
-            Ok(fields) if quiet && !fields.may_concern_detectors() => out.quiet.push(fields.time),
+            Ok(fields) if quiet.is_some() && !fields.may_concern_detectors() => {
+                out.quiet += u64::from(quiet.is_some_and(|w| w.contains(&fields.time)));
+            }
             Ok(fields) => out.events.push(Event {
                 time: fields.time,
                 origin: Origin { file, line, index },
