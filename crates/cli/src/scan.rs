@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use credtrail_detect::{Activity, Alert, Engine, Knowledge, Severity, Suppressed};
 use credtrail_event::{Fact, FileId, Inventory, Timestamp};
-use credtrail_ingest::{discover, parse_file, Diagnostic, Format, InputSource};
+use credtrail_ingest::{discover, scan_file, Diagnostic, Format, InputSource};
 use credtrail_report::Summary;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -114,7 +114,7 @@ pub fn run(config: ScanConfig) -> Result<ScanResult> {
             .enumerate()
             .fold(Partial::default, |mut acc, (i, input)| {
                 let file = FileId(i as u32);
-                let parsed = parse_file(input, file, config.input_format, config.max_file_size);
+                let parsed = scan_file(input, file, config.input_format, config.max_file_size, &(since..=until));
                 if let InputSource::Path(p) = &input.source {
                     bar.inc(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0));
                 }
@@ -132,6 +132,7 @@ pub fn run(config: ScanConfig) -> Result<ScanResult> {
                     *s.rejected.entry(d.reason.key().to_string()).or_default() += 1;
                 }
                 s.facts += parsed.facts.len() as u64;
+                acc.summary.events += parsed.quiet;
                 for event in &parsed.events {
                     if event.time < since || event.time > until {
                         continue;

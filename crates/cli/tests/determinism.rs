@@ -7,7 +7,7 @@ mod support;
 
 use std::process::Command;
 
-use credtrail_detect::{Engine, Knowledge};
+use credtrail_detect::Engine;
 use credtrail_event::{Event, FileId};
 use credtrail_ingest::{discover, parse_file};
 use proptest::prelude::*;
@@ -86,24 +86,7 @@ fn alerts_of(parts: Vec<Vec<&Event>>) -> Vec<String> {
         next.merge(merged);
         merged = next;
     }
-    let knowledge = Knowledge {
-        ranges: credtrail_ingest::ip_ranges::bundled(),
-        ..Default::default()
-    };
-    let findings = merged.finish(&knowledge);
-    let context = credtrail_triage::Context {
-        activity: Some(&findings.activity),
-        ..Default::default()
-    };
-    // Incidents with their facts (every call, read and change of the stolen credentials) must
-    // not depend on the split either.
-    let incidents = credtrail_triage::incidents(&findings.alerts, &context);
-    findings
-        .alerts
-        .iter()
-        .map(|a| format!("{} {:?} {:?} {:?}", a.id(), a.severity, a.reasons, a.evidence))
-        .chain(incidents.iter().map(|i| format!("{i:?}")))
-        .collect()
+    support::decisions(merged)
 }
 
 proptest! {

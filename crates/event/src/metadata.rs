@@ -215,6 +215,67 @@ pub fn canonical_target(target: &str, host_header: Option<&str>) -> Option<Metad
     known_target(target, host_header)
 }
 
+/// The metadata host a path alone names: paths only a metadata service serves, for logs that omit
+/// the Host header (nginx `combined`); the proxy-abuse rule assumes that host for them.
+/// Dated EC2 API versions (`/2009-04-04/meta-data/`) count as `/latest/`. Compared without
+/// regard to ASCII case.
+pub fn metadata_path_host(path: &str) -> Option<&'static str> {
+    let p = path.as_bytes();
+    // Every path below starts `/l`, `/c`, `/m`, `/o` or `/` and a digit: most paths are
+    // turned down here, before a dozen comparisons (parsers ask this of every access-log line).
+    if p.first() != Some(&b'/')
+        || !p
+            .get(1)
+            .is_some_and(|c| matches!(c.to_ascii_lowercase(), b'l' | b'c' | b'm' | b'o' | b'0'..=b'9'))
+    {
+        return None;
+    }
+    let starts = |at: usize, prefix: &str| {
+        p.get(at..at + prefix.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
+    const AWS: &[&str] = &[
+        "/latest/meta-data",
+        "/latest/api/token",
+        "/latest/user-data",
+        "/latest/dynamic/",
+    ];
+    if AWS.iter().any(|prefix| starts(0, prefix)) {
+        return Some("169.254.169.254");
+    }
+    let dated = p.len() > 12
+        && p[0] == b'/'
+        && p[1..11].iter().enumerate().all(|(i, &b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
+        && ["/meta-data", "/user-data", "/dynamic"]
+            .iter()
+            .any(|prefix| starts(11, prefix));
+    if dated {
+        return Some("169.254.169.254");
+    }
+    if starts(0, "/computemetadata/v1") {
+        return Some("metadata.google.internal");
+    }
+    if [
+        "/metadata/instance",
+        "/metadata/identity/",
+        "/opc/v1/",
+        "/opc/v2/",
+        "/openstack/latest",
+    ]
+    .iter()
+    .any(|prefix| starts(0, prefix))
+    {
+        return Some("169.254.169.254");
+    }
+    None
+}
+
 /// [`canonical_target`] without the pre-filter.
 fn known_target(target: &str, host_header: Option<&str>) -> Option<MetadataTarget> {
     let t = target.trim_matches(|c: char| c.is_ascii_whitespace());
@@ -388,12 +449,35 @@ fn may_name_target(text: &str) -> bool {
     seen.may_hold_host || seen.percent
 }
 
+/// Whether any part of `text` may hold a metadata target for [`find_targets`] or
+/// [`canonical_target`]: the test a parser can put in front of building a record, so that one
+/// whose fields cannot concern any detector is only counted.
+///
+/// It holds for every part `s` of `text` whose ends do not cut through a run of ASCII digits
+/// (request-line fields split at spaces, `?`, `#`, `/`, `@`, `://`; quoted fields): if
+/// `find_targets(s)` finds anything, or `canonical_target(s, h)` does with `h` also such a part,
+/// then `may_concern(text)`. Why: without `%`, `\` or `&#` no part has a decoding layer
+/// ([`decode_layer`] needs a `%XX`, a `\uXXXX` or an `&#`; [`examine`] notes those on its way),
+/// so both functions need [`examine`] to pass on the part itself; and [`examine`] passing on a
+/// part passes on the whole: each digit run of the part is a digit run of the whole (no end cuts
+/// through one), each test on a run looks only at bytes around it that, where inside the part,
+/// are the same bytes in the whole, and a service name or non-ASCII byte of the part is one of
+/// the whole. `tests/prefilter_props.rs` checks it on the CRS corpus, every disguise and random
+/// compositions. Paths that [`metadata_path_host`] reads as the metadata service are the
+/// caller's own test.
+pub fn may_concern(text: &str) -> bool {
+    let seen = examine(text.as_bytes());
+    seen.may_hold_host || seen.may_decode
+}
+
 /// What [`examine`] saw in one layer of text.
 struct Examined {
     /// A host that may reach a metadata service.
     may_hold_host: bool,
     /// A `%`, `\` or `&`: a decoding layer may follow.
     may_escape: bool,
+    /// A `%`, `\` or `&#`, which every decoding layer needs (looked for up to the first host).
+    may_decode: bool,
     percent: bool,
 }
 
@@ -425,6 +509,7 @@ fn examine(b: &[u8]) -> Examined {
     let mut seen = Examined {
         may_hold_host: true,
         may_escape: false,
+        may_decode: false,
         percent: false,
     };
     // The previous digit run: where it ended and its value as an IPv4 part.
@@ -469,6 +554,7 @@ fn examine(b: &[u8]) -> Examined {
             ESCAPE => {
                 seen.may_escape = true;
                 seen.percent |= c == b'%';
+                seen.may_decode |= c != b'&' || b.get(i + 1) == Some(&b'#');
                 i += 1;
             }
             LETTER_D if service_name_at(b, i) => return seen,

@@ -18,5 +18,5 @@ pub mod ip_ranges;
 pub mod json_stream;
 
 pub use diagnostic::{Diagnostic, Reason};
-pub use formats::{parse_file, Format, ParsedFile, FORMATS};
+pub use formats::{parse_file, scan_file, Format, ParsedFile, Window, FORMATS};
 pub use input::{discover, InputFile, InputSource};

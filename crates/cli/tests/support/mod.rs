@@ -156,3 +156,26 @@ pub fn golden(path: &Path, value: &Value) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// What a finished engine decided, one line per alert (id, severity, reasons, evidence) and per
+/// incident (with its facts), for comparing decisions made on different inputs or splits.
+pub fn decisions(engine: credtrail_detect::Engine) -> Vec<String> {
+    let knowledge = credtrail_detect::Knowledge {
+        ranges: credtrail_ingest::ip_ranges::bundled(),
+        ..Default::default()
+    };
+    let findings = engine.finish(&knowledge);
+    let context = credtrail_triage::Context {
+        activity: Some(&findings.activity),
+        ..Default::default()
+    };
+    // Incidents with their facts (every call, read and change of the stolen credentials) are
+    // decisions too.
+    let incidents = credtrail_triage::incidents(&findings.alerts, &context);
+    findings
+        .alerts
+        .iter()
+        .map(|a| format!("{} {:?} {:?} {:?}", a.id(), a.severity, a.reasons, a.evidence))
+        .chain(incidents.iter().map(|i| format!("{i:?}")))
+        .collect()
+}

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use credtrail_event::metadata::canonical_target;
+use credtrail_event::metadata::{canonical_target, metadata_path_host};
 use credtrail_event::{Body, Event, HttpRequest, HttpSensor, MetadataTarget};
 
 use crate::alert::{Alert, Entities, Severity};
@@ -38,57 +38,6 @@ fn is_absolute(target: &str) -> bool {
         .position(|b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.'))
         .unwrap_or(target.len());
     scheme_len > 0 && target[scheme_len..].starts_with("://")
-}
-
-/// Paths only a metadata service serves, for logs that omit the Host header (nginx `combined`).
-/// Dated EC2 API versions (`/2009-04-04/meta-data/`) count as `/latest/`. Compared without
-/// regard to ASCII case.
-fn metadata_path_host(path: &str) -> Option<&'static str> {
-    let p = path.as_bytes();
-    let starts = |at: usize, prefix: &str| {
-        p.get(at..at + prefix.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(prefix.as_bytes()))
-    };
-    const AWS: &[&str] = &[
-        "/latest/meta-data",
-        "/latest/api/token",
-        "/latest/user-data",
-        "/latest/dynamic/",
-    ];
-    if AWS.iter().any(|prefix| starts(0, prefix)) {
-        return Some("169.254.169.254");
-    }
-    let dated = p.len() > 12
-        && p[0] == b'/'
-        && p[1..11].iter().enumerate().all(|(i, &b)| {
-            if i == 4 || i == 7 {
-                b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
-        })
-        && ["/meta-data", "/user-data", "/dynamic"]
-            .iter()
-            .any(|prefix| starts(11, prefix));
-    if dated {
-        return Some("169.254.169.254");
-    }
-    if starts(0, "/computemetadata/v1") {
-        return Some("metadata.google.internal");
-    }
-    if [
-        "/metadata/instance",
-        "/metadata/identity/",
-        "/opc/v1/",
-        "/opc/v2/",
-        "/openstack/latest",
-    ]
-    .iter()
-    .any(|prefix| starts(0, prefix))
-    {
-        return Some("169.254.169.254");
-    }
-    None
 }
 
 /// How this request reached for the metadata service through a proxy, if it did.

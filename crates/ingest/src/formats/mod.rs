@@ -68,6 +68,13 @@ pub trait Format: Sync {
     fn sniff(&self, head: &[u8]) -> bool;
     /// Parses a whole decompressed file. Problems go to `out.diagnostics`; nothing panics.
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile);
+    /// [`Format::parse`] for a scan: a record no detector can act on may be only counted in
+    /// [`ParsedFile::quiet`] (when its time is in `window`, the scan's `--since`/`--until`)
+    /// instead of becoming an event. Everything else (records, diagnostics, the other events)
+    /// is what `parse` yields.
+    fn parse_for_detectors(&self, buf: &[u8], file: FileId, _window: &Window, out: &mut ParsedFile) {
+        self.parse(buf, file, out);
+    }
 }
 
 /// Every format, most specific first: sniffing takes the first that accepts.
@@ -105,6 +112,10 @@ pub struct ParsedFile {
     pub format: Option<&'static str>,
     pub compression: Compression,
     pub events: Vec<Event>,
+    /// Events left out because no detector acts on them, with a time in the scan's window (only
+    /// from [`scan_file`]): counted as events, never observed. A count, not a list: a list of
+    /// times was a fresh, page-faulted vector per file.
+    pub quiet: u64,
     pub facts: Vec<Fact>,
     pub diagnostics: Vec<Diagnostic>,
     /// Records seen, good or bad.
@@ -149,9 +160,34 @@ pub(super) fn mentions(head: &[u8], needle: &[u8]) -> bool {
 
 /// Reads, decompresses, sniffs and parses one input.
 pub fn parse_file(input: &InputFile, file: FileId, forced: Option<&'static dyn Format>, cap: u64) -> ParsedFile {
+    read_and_parse(input, file, forced, cap, None)
+}
+
+/// Event times a scan counts (`--since`/`--until`).
+pub type Window = std::ops::RangeInclusive<credtrail_event::Timestamp>;
+
+/// [`parse_file`] for a scan: events that no detector acts on are only counted, when their time
+/// is in `window` ([`Format::parse_for_detectors`], [`ParsedFile::quiet`]).
+pub fn scan_file(
+    input: &InputFile,
+    file: FileId,
+    forced: Option<&'static dyn Format>,
+    cap: u64,
+    window: &Window,
+) -> ParsedFile {
+    read_and_parse(input, file, forced, cap, Some(window))
+}
+
+fn read_and_parse(
+    input: &InputFile,
+    file: FileId,
+    forced: Option<&'static dyn Format>,
+    cap: u64,
+    for_detectors: Option<&Window>,
+) -> ParsedFile {
     let mut out = ParsedFile::default();
     let raw = match &input.source {
-        InputSource::Path(path) => std::fs::read(path).map_err(|e| format!("cannot read: {e}")),
+        InputSource::Path(path) => crate::decode::read_file(path).map_err(|e| format!("cannot read: {e}")),
         InputSource::Stdin => read_stdin(cap),
         InputSource::Unreadable(why) => Err(why.clone()),
     };
@@ -173,7 +209,10 @@ pub fn parse_file(input: &InputFile, file: FileId, forced: Option<&'static dyn F
     match format {
         Some(format) => {
             out.format = Some(format.name());
-            format.parse(&buf, file, &mut out);
+            match for_detectors {
+                Some(window) => format.parse_for_detectors(&buf, file, window, &mut out),
+                None => format.parse(&buf, file, &mut out),
+            }
             attribute_host_logs(&input.display, &mut out.events);
         }
         // Nothing to recognise: an empty file, or a compressed one cut before its first byte (the

@@ -38,9 +38,10 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use credtrail_event::metadata::{may_concern, metadata_path_host};
 use credtrail_event::{Body, Event, FileId, HttpRequest, HttpSensor, Origin, Timestamp};
 
-use super::{Format, ParsedFile};
+use super::{Format, ParsedFile, Window};
 use crate::diagnostic::{excerpt, Reason};
 
 pub struct WebAccess;
@@ -71,41 +72,60 @@ impl Format for WebAccess {
     }
 
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
+        parse_lines(buf, file, out, None);
+    }
+
+    /// A request whose request line and referer cannot hold a metadata target (see
+    /// `Line::may_concern_detectors`) is only counted: no detector acts on a web server's
+    /// request otherwise. `ssrf-metadata-request` reads the target's query and path and the
+    /// headers (here the referer) with `find_targets`; `metadata-proxy-abuse` and
+    /// `imds-access-failures` read the target and its host with `canonical_target`, and the
+    /// proxy rule also a metadata path with no host (`metadata_path_host`); the other rules read
+    /// network-sensor requests, flows, process and CloudTrail events only.
+    fn parse_for_detectors(&self, buf: &[u8], file: FileId, window: &Window, out: &mut ParsedFile) {
+        parse_lines(buf, file, out, Some(window));
+    }
+}
+
+/// [`Format::parse`], or with the scan's window [`Format::parse_for_detectors`].
+fn parse_lines(buf: &[u8], file: FileId, out: &mut ParsedFile, quiet: Option<&Window>) {
+    if quiet.is_none() {
         out.events.reserve(memchr::memchr_iter(b'\n', buf).count() + 1);
-        // Validated once: a file that is UTF-8 as a whole is UTF-8 line by line.
-        let whole = std::str::from_utf8(buf).ok();
-        let mut index = 0u64;
-        for (line, span) in line_spans(buf) {
-            let raw = &buf[span.clone()];
-            if is_blank(raw) {
-                continue;
+    }
+    // Validated once: a file that is UTF-8 as a whole is UTF-8 line by line.
+    let whole = std::str::from_utf8(buf).ok();
+    let mut index = 0u64;
+    for (line, span) in line_spans(buf) {
+        let raw = &buf[span.clone()];
+        if is_blank(raw) {
+            continue;
+        }
+        index += 1;
+        out.records += 1;
+        let text = match whole {
+            Some(whole) => Ok(&whole[span]),
+            None => std::str::from_utf8(raw),
+        };
+        let parsed = match text {
+            Ok(text) => read_line(text),
+            Err(e) => Err((
+                Reason::InvalidUtf8,
+                format!(
+                    "line holds bytes that are not UTF-8 (at byte {}); nginx and Apache escape such bytes, so the file is damaged",
+                    e.valid_up_to()
+                ),
+            )),
+        };
+        match parsed {
+            Ok(fields) if quiet.is_some() && !fields.may_concern_detectors() => {
+                out.quiet += u64::from(quiet.is_some_and(|w| w.contains(&fields.time)));
             }
-            index += 1;
-            out.records += 1;
-            let text = match whole {
-                Some(whole) => Ok(&whole[span]),
-                None => std::str::from_utf8(raw),
-            };
-            let parsed = match text {
-                Ok(text) => parse_line(text),
-                Err(e) => Err((
-                    Reason::InvalidUtf8,
-                    format!(
-                        "line holds bytes that are not UTF-8 (at byte {}); nginx and Apache escape such bytes, so the file is damaged",
-                        e.valid_up_to()
-                    ),
-                )),
-            };
-            match parsed {
-                Ok((time, request)) => out.events.push(Event {
-                    time,
-                    origin: Origin { file, line, index },
-                    body: Body::HttpRequest(Box::new(request)),
-                }),
-                Err((reason, detail)) => {
-                    out.diagnose((file, line, Some(index)), NAME, reason, detail, Some(excerpt(raw)))
-                }
-            }
+            Ok(fields) => out.events.push(Event {
+                time: fields.time,
+                origin: Origin { file, line, index },
+                body: Body::HttpRequest(Box::new(fields.request())),
+            }),
+            Err((reason, detail)) => out.diagnose((file, line, Some(index)), NAME, reason, detail, Some(excerpt(raw))),
         }
     }
 }
@@ -216,8 +236,26 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// One line's fields, checked but still escaped: what [`parse_line`] builds a request from.
+struct Line<'a> {
+    time: Timestamp,
+    vhost: Option<&'a str>,
+    client: Option<IpAddr>,
+    request_line: &'a str,
+    status: Option<u16>,
+    response_bytes: Option<u64>,
+    referer: &'a str,
+    user_agent: &'a str,
+    forwarded_for: &'a str,
+}
+
 /// One line → the request's time and the request.
 fn parse_line(text: &str) -> Result<(Timestamp, HttpRequest), Failure> {
+    read_line(text).map(|line| (line.time, line.request()))
+}
+
+/// One line → its fields, every check of [`parse_line`] made, nothing allocated.
+fn read_line(text: &str) -> Result<Line<'_>, Failure> {
     let mut f = Fields { s: text, i: 0 };
     let mut words = [""; 5];
     let mut count = 0;
@@ -268,34 +306,71 @@ fn parse_line(text: &str) -> Result<(Timestamp, HttpRequest), Failure> {
                 .map_err(|_| malformed(format!("response size {s:?} is not a number")))?,
         ),
     };
-    let (mut referer, mut user_agent, mut forwarded_for) = (None, None, None);
+    let (mut referer, mut user_agent, mut forwarded_for) = ("", "", "");
     if f.peek() == Some(b'"') {
-        referer = value(f.quoted("referer")?);
+        referer = f.quoted("referer")?;
         if f.at_end() {
             return Err(malformed(
                 "a referer without the user agent that follows it in the combined format",
             ));
         }
-        user_agent = value(f.quoted("user agent")?);
+        user_agent = f.quoted("user agent")?;
         if f.peek() == Some(b'"') {
-            forwarded_for = value(f.quoted("X-Forwarded-For")?);
+            forwarded_for = f.quoted("X-Forwarded-For")?;
         }
     }
+    Ok(Line {
+        time,
+        vhost,
+        client,
+        request_line,
+        status,
+        response_bytes,
+        referer,
+        user_agent,
+        forwarded_for,
+    })
+}
 
-    let (method, target) = split_request(request_line);
-    let mut request = HttpRequest::new(HttpSensor::WebServer, target);
-    request.host = host_of_target(method.as_deref(), &request.target);
-    request.method = method;
-    request.client = client;
-    request.server_port = vhost.and_then(|v| v.rsplit_once(':')).and_then(|(_, p)| p.parse().ok());
-    request.status = status;
-    request.response_bytes = response_bytes;
-    request.user_agent = user_agent;
-    request.forwarded_for = forwarded_for;
-    if let Some(referer) = referer {
-        request.headers.push(("Referer".to_string(), referer));
+impl Line<'_> {
+    fn request(&self) -> HttpRequest {
+        let (method, target) = split_request(self.request_line);
+        let mut request = HttpRequest::new(HttpSensor::WebServer, target);
+        request.host = host_of_target(method.as_deref(), &request.target);
+        request.method = method;
+        request.client = self.client;
+        request.server_port = self
+            .vhost
+            .and_then(|v| v.rsplit_once(':'))
+            .and_then(|(_, p)| p.parse().ok());
+        request.status = self.status;
+        request.response_bytes = self.response_bytes;
+        request.user_agent = value(self.user_agent);
+        request.forwarded_for = value(self.forwarded_for);
+        if let Some(referer) = value(self.referer) {
+            request.headers.push(("Referer".to_string(), referer));
+        }
+        request
     }
-    Ok((time, request))
+
+    /// Whether a detector may act on this request: see [`WebAccess::parse_for_detectors`].
+    fn may_concern_detectors(&self) -> bool {
+        // Unescaping can make anything of `\x..` (a full-width digit, a `%`), and `may_concern`
+        // holds for any text with a `\`; without one, `unescape` keeps each field as logged, so
+        // the target, its parts and the referer the detectors read are parts of these fields.
+        if may_concern(self.request_line) || may_concern(self.referer) {
+            return true;
+        }
+        // The proxy-abuse rule assumes the metadata host for a metadata path without a Host.
+        // The target starts the request line or follows its first space (`split_request`), and
+        // `metadata_path_host` tests prefixes without a space, `?` or `#`, so a text that starts
+        // with the target passes it when the target's path does.
+        let line = self.request_line;
+        metadata_path_host(line).is_some()
+            || line
+                .split_once(' ')
+                .is_some_and(|(_, rest)| metadata_path_host(rest).is_some())
+    }
 }
 
 /// An address as servers log it: IPv4, IPv6, or IPv6 in brackets.
