@@ -27,8 +27,9 @@ use crate::engine::{EntityMap, Merge};
 /// objects; the first fifty and the totals tell the story.
 pub const LIST_CAP: usize = 50;
 
-/// Networks whose first sighting is kept: about 40 bytes each in a B-tree, 4 MB per worker at
-/// most; a day of a large estate's web and API traffic comes from fewer client networks.
+/// Networks whose first sighting is kept: about 40 bytes each in a B-tree, trimmed back to the cap
+/// once twice as many are held, so 8 MB per worker at most; a day of a large estate's web and API
+/// traffic comes from fewer client networks.
 pub const NETWORK_CAP: usize = 100_000;
 
 /// The network an address belongs to for "first seen": IPv4 /24, IPv6 /48, the blocks an ISP or
