@@ -428,7 +428,14 @@ fn jsonl_lines_follow_the_contract() {
         let facts: BTreeSet<&str> = i["facts"].as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             facts,
-            BTreeSet::from(["timeline", "credentials", "instances", "data_access", "roles"]),
+            BTreeSet::from([
+                "timeline",
+                "credentials",
+                "instances",
+                "data_access",
+                "roles",
+                "networks"
+            ]),
             "{i}"
         );
         let checks: Vec<&str> = i["checks"]

@@ -99,6 +99,12 @@ proptest! {
         let events = all_events();
         let whole = alerts_of(vec![events.iter().collect()]);
         prop_assert!(!whole.is_empty());
+        // The split-sensitive state of the rubric is exercised: write tallies and the networks'
+        // first sightings (a min-map capped by key) reach the incidents compared below.
+        prop_assert!(whole.iter().any(|l| l.contains("NetworkSighting") && l.contains("new: true")));
+        prop_assert!(whole
+            .iter()
+            .any(|l| l.split("writes: ").skip(1).any(|n| !n.starts_with('0'))));
         let mut rng = seed;
         let mut parts: Vec<Vec<&Event>> = vec![Vec::new(); workers];
         let mut shuffled: Vec<&Event> = events.iter().collect();

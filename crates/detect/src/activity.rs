@@ -8,8 +8,16 @@
 //! for a workload: a few addresses, tens of actions) and per instance that was sent a command or
 //! had its metadata options changed. Lists of individual calls are capped at [`LIST_CAP`], keeping
 //! the earliest, so the result does not depend on how events were split between threads.
+//!
+//! It also keeps, for every network (IPv4 /24, IPv6 /48) a CloudTrail call, a web request (its
+//! original client) or a flow came from, the earliest event time it was seen: triage asks whether an attacker's network
+//! is new. That map is capped at [`NETWORK_CAP`] networks, keeping the smallest keys (not the
+//! earliest sightings): a network is dropped only when that many smaller ones were seen, which
+//! holds on every shard and after any merge, so the kept networks and their times do not depend
+//! on the split. A network past the cap is unknown, never "new".
 
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 
 use credtrail_event::{Body, CloudApiCall, Event, Origin, Purpose, SourceAddress, Timestamp};
 
@@ -18,6 +26,111 @@ use crate::engine::{EntityMap, Merge};
 /// Calls of one kind kept per credential and source, or per instance. An attacker's S3 sweep can read thousands of
 /// objects; the first fifty and the totals tell the story.
 pub const LIST_CAP: usize = 50;
+
+/// Networks whose first sighting is kept: about 40 bytes each in a B-tree, trimmed back to the cap
+/// once twice as many are held, so 8 MB per worker at most; a day of a large estate's web and API
+/// traffic comes from fewer client networks.
+pub const NETWORK_CAP: usize = 100_000;
+
+/// The network an address belongs to for "first seen": IPv4 /24, IPv6 /48, the blocks an ISP or
+/// hosting provider assigns to one customer or site.
+pub fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            IpAddr::from([a, b, c, 0])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::from([s[0], s[1], s[2], 0, 0, 0, 0, 0])
+        }
+    }
+}
+
+/// `198.51.100.0/24`, `2001:db8:1::/48`.
+pub fn network_label(network: IpAddr) -> String {
+    match network {
+        IpAddr::V4(_) => format!("{network}/24"),
+        IpAddr::V6(_) => format!("{network}/48"),
+    }
+}
+
+/// The earliest event time of each network, the [`NETWORK_CAP`] smallest networks kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirstSeen {
+    networks: BTreeMap<IpAddr, Timestamp>,
+    /// [`NETWORK_CAP`]; smaller in tests.
+    cap: usize,
+    /// Once the map has been trimmed: its largest kept network. Anything larger may have been
+    /// dropped with its earliest time, so it is never kept again.
+    ceiling: Option<IpAddr>,
+}
+
+impl Default for FirstSeen {
+    fn default() -> FirstSeen {
+        FirstSeen {
+            networks: BTreeMap::new(),
+            cap: NETWORK_CAP,
+            ceiling: None,
+        }
+    }
+}
+
+impl FirstSeen {
+    fn observe(&mut self, ip: IpAddr, time: Timestamp) {
+        let network = network_of(ip);
+        if self.ceiling.is_some_and(|c| network > c) {
+            return;
+        }
+        match self.networks.get_mut(&network) {
+            Some(t) => *t = (*t).min(time),
+            None => {
+                self.networks.insert(network, time);
+                // Trimmed now and then rather than on every insert.
+                if self.networks.len() >= 2 * self.cap {
+                    self.trim();
+                }
+            }
+        }
+    }
+
+    fn trim(&mut self) {
+        if let Some(ceiling) = self.ceiling {
+            self.networks.retain(|n, _| *n <= ceiling);
+        }
+        if let Some(&first_dropped) = self.networks.keys().nth(self.cap) {
+            drop(self.networks.split_off(&first_dropped));
+            self.ceiling = self.networks.keys().next_back().copied();
+        }
+    }
+
+    fn merge(&mut self, other: FirstSeen) {
+        self.ceiling = match (self.ceiling, other.ceiling) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        for (network, time) in other.networks {
+            self.networks
+                .entry(network)
+                .and_modify(|t| *t = (*t).min(time))
+                .or_insert(time);
+        }
+        self.trim();
+    }
+
+    /// When the address's network was first seen; `None` when it never was, or was past the cap.
+    pub fn get(&self, ip: IpAddr) -> Option<Timestamp> {
+        self.networks.get(&network_of(ip)).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.networks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.networks.is_empty()
+    }
+}
 
 /// One call worth naming in a timeline.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -111,6 +224,9 @@ impl Capped {
 pub struct Tally {
     pub count: u64,
     pub denied: u64,
+    /// Calls CloudTrail marks `readOnly: false` (they change something); a call without the
+    /// field is not counted (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html).
+    pub writes: u64,
     pub first: Timestamp,
     pub last: Timestamp,
 }
@@ -119,6 +235,7 @@ impl Tally {
     fn add(&mut self, other: &Tally) {
         self.count += other.count;
         self.denied += other.denied;
+        self.writes += other.writes;
         self.first = self.first.min(other.first);
         self.last = self.last.max(other.last);
     }
@@ -204,15 +321,32 @@ pub struct Activity {
     /// Instance id in lower case (CloudTrail keeps the case the caller typed) → activity.
     instances: EntityMap<String, InstanceActivity>,
     deployments: Capped,
+    /// Every client network's first sighting (CloudTrail source, web client, flow client).
+    networks: FirstSeen,
     /// Scratch for the qualified action name, so that tallying a call does not allocate.
     scratch: String,
 }
 
 impl Activity {
     pub fn observe(&mut self, event: &Event) {
-        let Body::CloudApiCall(call) = &event.body else {
-            return;
+        let call = match &event.body {
+            Body::CloudApiCall(call) => call,
+            Body::HttpRequest(request) => {
+                // The original client, as the web detectors name it (first `X-Forwarded-For`).
+                if let Some(ip) = request.original_client() {
+                    self.networks.observe(ip, event.time);
+                }
+                return;
+            }
+            Body::NetFlow(flow) => {
+                self.networks.observe(flow.client, event.time);
+                return;
+            }
+            Body::ProcessStart(_) | Body::ProcessConnect(_) => return,
         };
+        if let Some(ip) = call.source.as_ref().and_then(SourceAddress::ip) {
+            self.networks.observe(ip, event.time);
+        }
         if call.provider != credtrail_event::Provider::Aws {
             return;
         }
@@ -272,10 +406,12 @@ impl Activity {
         };
         let action = call.qualified_action_in(&mut self.scratch);
         let denied = u64::from(call.is_access_denied());
+        let writes = u64::from(call.read_only == Some(false));
         match actions.get_mut(action) {
             Some(tally) => tally.add(&Tally {
                 count: 1,
                 denied,
+                writes,
                 first: event.time,
                 last: event.time,
             }),
@@ -285,6 +421,7 @@ impl Activity {
                     Tally {
                         count: 1,
                         denied,
+                        writes,
                         first: event.time,
                         last: event.time,
                     },
@@ -323,6 +460,7 @@ impl Activity {
             record.metadata_changes.finish();
         }
         self.deployments.finish();
+        self.networks.trim();
     }
 
     pub fn credential(&self, access_key: &str) -> Option<&CredentialActivity> {
@@ -332,6 +470,11 @@ impl Activity {
     /// When EC2 or ECS issued the credential, if the trail holds its `AssumeRole`.
     pub fn issued(&self, access_key: &str) -> Option<Timestamp> {
         self.issued.get(access_key).copied()
+    }
+
+    /// When the network (IPv4 /24, IPv6 /48) of an address was first seen in the logs scanned.
+    pub fn network_first_seen(&self, ip: IpAddr) -> Option<Timestamp> {
+        self.networks.get(ip)
     }
 
     pub fn instance_activity(&self, instance: &str) -> Option<&InstanceActivity> {
@@ -367,6 +510,7 @@ impl Merge for Activity {
             mine.metadata_changes.merge(record.metadata_changes);
         }
         self.deployments.merge(other.deployments);
+        self.networks.merge(other.networks);
     }
 }
 
@@ -377,14 +521,10 @@ mod tests {
 
     fn call(minute: i64, action: &str, key: &str, source: &str, target: Option<&str>) -> Event {
         let (service, action) = action.split_once(':').unwrap_or(("s3", action));
-        Event {
-            time: Timestamp::from_millis(1_788_000_000_000 + minute * 60_000),
-            origin: Origin {
-                file: FileId(0),
-                line: minute as u64 + 1,
-                index: minute as u64 + 1,
-            },
-            body: Body::CloudApiCall(Box::new(CloudApiCall {
+        event(
+            minute,
+            0,
+            Body::CloudApiCall(Box::new(CloudApiCall {
                 service: format!("{service}.amazonaws.com"),
                 action: action.to_string(),
                 identity: Identity {
@@ -402,8 +542,22 @@ mod tests {
                 target: target.map(str::to_string),
                 bytes_out: target.map(|_| 100),
                 error_code: (action == "CreateUser").then(|| "AccessDenied".to_string()),
+                read_only: Some(!matches!(action, "CreateUser" | "SendCommand")),
                 ..Default::default()
             })),
+        )
+    }
+
+    /// An event at `minute` from file `file`.
+    fn event(minute: i64, file: u32, body: Body) -> Event {
+        Event {
+            time: at(minute),
+            origin: Origin {
+                file: FileId(file),
+                line: minute as u64 + 1,
+                index: minute as u64 + 1,
+            },
+            body,
         }
     }
 
@@ -417,7 +571,36 @@ mod tests {
             events.push(call(minute, "s3:GetObject", "ASIA1", "198.51.100.7", Some("s3://b/k")));
         }
         events.push(call(5, "s3:ListBuckets", "ASIA2", "10.0.0.1", None));
+        events.push(call(9, "s3:ListBuckets", "ASIA2", "2001:db8:7:1::5", None));
+        events.push(call(4, "s3:ListBuckets", "ASIA2", "2001:db8:7:ffff::9", None));
+        events.push(web(2, "203.0.113.200"));
+        events.push(web(1, "203.0.113.9"));
         events
+    }
+
+    fn web(minute: i64, client: &str) -> Event {
+        event(
+            minute,
+            1,
+            Body::HttpRequest(Box::new(credtrail_event::HttpRequest {
+                client: client.parse().ok(),
+                ..credtrail_event::HttpRequest::new(credtrail_event::HttpSensor::WebServer, "/")
+            })),
+        )
+    }
+
+    fn at(minute: i64) -> Timestamp {
+        Timestamp::from_millis(1_788_000_000_000 + minute * 60_000)
+    }
+
+    /// The events, observed by one worker.
+    fn observed() -> Activity {
+        let mut activity = Activity::default();
+        for e in events() {
+            activity.observe(&e);
+        }
+        activity.finish();
+        activity
     }
 
     fn summary(activity: &Activity) -> String {
@@ -425,21 +608,24 @@ mod tests {
         keys.sort_by(|a, b| a.0.cmp(b.0));
         let mut instances: Vec<_> = activity.instances.iter().collect();
         instances.sort_by(|a, b| a.0.cmp(b.0));
-        format!("{keys:?} {instances:?} {:?}", activity.deployments)
+        format!(
+            "{keys:?} {instances:?} {:?} {:?}",
+            activity.deployments, activity.networks
+        )
     }
 
     #[test]
     fn a_credentials_calls_are_tallied_and_its_reads_capped_to_the_earliest() {
-        let mut activity = Activity::default();
-        for e in events() {
-            activity.observe(&e);
-        }
-        activity.finish();
+        let activity = observed();
         let record = activity.credential("ASIA1").expect("ASIA1 is a workload credential");
         let from: SourceAddress = SourceAddress::classify("198.51.100.7");
         let tally = record.calls[&from]["s3:GetObject"];
         assert_eq!(tally.count, 3 * LIST_CAP as u64);
         assert_eq!(record.calls[&from]["iam:CreateUser"].denied, 1);
+        // Writes are the calls CloudTrail marks readOnly false, counted per source and action.
+        assert_eq!(record.calls[&from]["iam:CreateUser"].writes, 1);
+        assert_eq!(record.calls[&from]["ssm:SendCommand"].writes, 1);
+        assert_eq!(record.calls[&from]["s3:GetObject"].writes, 0);
         let reads = &record.reads[&from];
         assert_eq!(reads.calls.total(), 3 * LIST_CAP as u64);
         assert_eq!(reads.calls.items().len(), LIST_CAP);
@@ -457,6 +643,63 @@ mod tests {
             Some(1)
         );
         assert!(activity.credential("ASIA2").is_some());
+    }
+
+    #[test]
+    fn each_network_keeps_its_earliest_sighting_from_any_kind_of_event() {
+        let activity = observed();
+        let seen = |ip: &str| activity.network_first_seen(ip.parse().ok()?);
+        // Web clients: one /24, the earlier of its two addresses.
+        assert_eq!(seen("203.0.113.77"), Some(at(1)));
+        // CloudTrail sources.
+        assert_eq!(seen("198.51.100.1"), Some(at(0)));
+        assert_eq!(seen("10.0.0.200"), Some(at(5)));
+        // IPv6: one /48.
+        assert_eq!(seen("2001:db8:7:abcd::1"), Some(at(4)));
+        assert_eq!(seen("2001:db8:8::1"), None);
+        assert_eq!(seen("192.0.2.1"), None);
+        assert_eq!(
+            network_label(network_of(
+                "2001:db8:7:abcd::1".parse().unwrap_or(IpAddr::from([0u8; 4]))
+            )),
+            "2001:db8:7::/48"
+        );
+    }
+
+    #[test]
+    fn the_network_cap_keeps_the_smallest_networks_whatever_the_split() {
+        // Networks 10.0.0.0/24 .. 10.0.19.0/24, each seen at minute 100 - n and again later.
+        let sightings: Vec<(IpAddr, Timestamp)> = (0..20u8)
+            .flat_map(|n| {
+                [
+                    (IpAddr::from([10, 0, n, 1]), at(100 - i64::from(n))),
+                    (IpAddr::from([10, 0, n, 2]), at(200)),
+                ]
+            })
+            .collect();
+        let fresh = || FirstSeen {
+            cap: 5,
+            ..FirstSeen::default()
+        };
+        let mut whole = fresh();
+        sightings.iter().for_each(|&(ip, t)| whole.observe(ip, t));
+        whole.trim();
+        assert_eq!(whole.len(), 5);
+        assert_eq!(whole.get(IpAddr::from([10, 0, 4, 9])), Some(at(96)));
+        assert_eq!(whole.get(IpAddr::from([10, 0, 5, 9])), None, "past the cap: unknown");
+        for parts in [2, 3, 7] {
+            let mut shards: Vec<FirstSeen> = (0..parts).map(|_| fresh()).collect();
+            for (i, &(ip, t)) in sightings.iter().enumerate().rev() {
+                shards[(i * 5) % parts].observe(ip, t);
+            }
+            let mut merged = shards.pop().unwrap_or_default();
+            while let Some(mut next) = shards.pop() {
+                next.merge(merged);
+                merged = next;
+            }
+            merged.trim();
+            assert_eq!(merged, whole, "{parts} shards");
+        }
     }
 
     #[test]

@@ -375,12 +375,12 @@ fn facts(report: &Report<'_>, inc: &Incident) -> Markup {
                 "."
             }
             table {
-                thead { tr { th { "source" } th { "attacker's" } th { "action" } th.num { "calls" } th.num { "denied" } th { "first" } th { "last" } } }
+                thead { tr { th { "source" } th { "attacker's" } th { "action" } th.num { "calls" } th.num { "denied" } th.num { "writes" } th { "first" } th { "last" } } }
                 tbody {
                     @for call in &c.calls {
                         tr class=[call.attacker.then_some("attacker")] {
                             td { (t(&call.source)) } td { @if call.attacker { "yes" } @else { "no" } }
-                            td { (t(&call.action)) } td.num { (call.count) } td.num { (call.denied) }
+                            td { (t(&call.action)) } td.num { (call.count) } td.num { (call.denied) } td.num { (call.writes) }
                             td.time { (call.first.to_string()) } td.time { (call.last.to_string()) }
                         }
                     }

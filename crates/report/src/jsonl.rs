@@ -181,6 +181,7 @@ fn facts_json(report: &Report<'_>, facts: &credtrail_triage::Facts) -> Value {
                 "action": k.action,
                 "count": k.count,
                 "denied": k.denied,
+                "writes": k.writes,
                 "first": k.first.to_string(),
                 "last": k.last.to_string(),
             })).collect::<Vec<_>>(),
@@ -205,6 +206,13 @@ fn facts_json(report: &Report<'_>, facts: &credtrail_triage::Facts) -> Value {
             "parameters": facts.data.parameters,
             "other": facts.data.other,
         },
+        "networks": facts.networks.iter().map(|n| json!({
+            "address": n.address,
+            "network": n.network,
+            "first_seen": n.first_seen.to_string(),
+            "new": n.new,
+            "severity": n.severity.as_str(),
+        })).collect::<Vec<_>>(),
     })
 }
 

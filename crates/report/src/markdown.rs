@@ -84,6 +84,14 @@ pub fn write(report: &Report<'_>, out: &mut dyn Write) -> io::Result<()> {
                 escape(&inc.facts.data.describe())
             )?;
         }
+        for (source, actions) in inc.facts.attacker_writes() {
+            writeln!(
+                out,
+                "\n**Write calls with the stolen credential from {}**: {}",
+                escape(source),
+                escape(&actions.join(", "))
+            )?;
+        }
         if !inc.containment.is_empty() {
             writeln!(out, "\n**Containment, in order**\n")?;
             for (n, step) in inc.containment.iter().enumerate() {

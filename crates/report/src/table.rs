@@ -67,10 +67,15 @@ fn write_facts(facts: &credtrail_triage::Facts, out: &mut dyn Write) -> io::Resu
             } else {
                 String::new()
             };
+            let writes = if call.writes > 0 {
+                format!(", {} write(s)", call.writes)
+            } else {
+                String::new()
+            };
             by_source
                 .entry(&call.source)
                 .or_default()
-                .push(format!("{} ×{}{denied}", call.action, call.count));
+                .push(format!("{} ×{}{denied}{writes}", call.action, call.count));
         }
         for (source, actions) in by_source {
             let more = actions.len().saturating_sub(ACTIONS_SHOWN);

@@ -17,6 +17,18 @@
 //! (IAM authorization details given) when its credential was used away from its workload
 //! (`instance-credential-exfiltration`): whoever holds the credential can make themselves
 //! more than the workload was.
+//! Write calls (CloudTrail `readOnly: false`) made with the stolen credential from the
+//! attacker's places (the sources its alerts name, away from the workload) escalate, each action
+//! counted. So does an attacker's network seen for the first time: for each outside address an
+//! attacker alert of `medium` or above names (not one of the organisation's own, per inventory),
+//! its network (IPv4 /24, IPv6 /48) had no activity in the logs earlier than the incident's first
+//! evidence, less fifteen minutes of slack for the attacker's own uncited first requests. Behind
+//! low alerts only (a WAF count match on a legitimate callback) a new network is listed in the
+//! facts but escalates nothing. "First seen" is
+//! relative to the logs scanned (CloudTrail sources, web clients, flow clients), not to the
+//! organisation's history: a short scan makes every network new, so the reason says so; a
+//! network past the kept cap of [`credtrail_detect::activity::NETWORK_CAP`] is unknown and says
+//! nothing.
 //! From the L1 checks: when nothing escalates, alerts wholly inside a declared deployment window
 //! (config `[[deployment]]`) close as benign, and host-only findings within an hour of the
 //! instance's launch (`RunInstances` in the trail) close as bootstrap software.
@@ -53,6 +65,9 @@ pub struct Escalation {
     /// The rubric rules that fired, in words.
     pub reasons: Vec<String>,
 }
+
+/// Write actions named per source in a reason; the facts list them all.
+const WRITES_NAMED: usize = 5;
 
 pub fn decide(group: &[&Alert], facts: &Facts, window: &Window) -> Escalation {
     let mut reasons = Vec::new();
@@ -120,6 +135,32 @@ pub fn decide(group: &[&Alert], facts: &Facts, window: &Window) -> Escalation {
         reasons.push(format!(
             "privilege changes were tried with the stolen credential: {}",
             changes.join(", ")
+        ));
+    }
+    let writes: Vec<String> = facts
+        .attacker_writes()
+        .into_iter()
+        .map(|(source, actions)| {
+            let more = actions.len().saturating_sub(WRITES_NAMED);
+            let mut named = actions.into_iter().take(WRITES_NAMED).collect::<Vec<_>>().join(", ");
+            if more > 0 {
+                named.push_str(&format!(", … {more} more"));
+            }
+            format!("{named} (from {source})")
+        })
+        .collect();
+    if !writes.is_empty() {
+        reasons.push(format!("the stolen credential made write calls: {}", writes.join("; ")));
+    }
+    // A new network behind a low finding alone (a WAF count match) is a fact, not a reason.
+    for network in facts
+        .networks
+        .iter()
+        .filter(|n| n.new && n.severity >= Severity::Medium)
+    {
+        reasons.push(format!(
+            "attacker network {} first seen at {}: no earlier activity from it in the logs given",
+            network.network, network.first_seen
         ));
     }
     let instances: BTreeSet<&str> = group.iter().filter_map(|a| a.entities.instance.as_deref()).collect();

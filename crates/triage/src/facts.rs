@@ -5,10 +5,11 @@
 //! Gathered from the scan's [`Activity`] (every call, not only those an alert cites) and
 //! inventory.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
-use credtrail_detect::activity::FollowedCall;
-use credtrail_detect::{Activity, Alert};
+use credtrail_detect::activity::{network_label, network_of, FollowedCall};
+use credtrail_detect::{Activity, Alert, Severity};
 use credtrail_event::iam::{analyse, Analysis};
 use credtrail_event::{Inventory, Origin, SourceAddress, Timestamp};
 
@@ -44,9 +45,33 @@ pub struct CallSummary {
     pub action: String,
     pub count: u64,
     pub denied: u64,
+    /// Calls CloudTrail marks `readOnly: false`: they change something.
+    pub writes: u64,
     pub first: Timestamp,
     pub last: Timestamp,
 }
+
+/// Whether an outside attacker address's network was seen before the incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkSighting {
+    /// The address an alert names.
+    pub address: String,
+    /// `198.51.100.0/24` or `2001:db8:1::/48`.
+    pub network: String,
+    /// The network's earliest event in the logs scanned.
+    pub first_seen: Timestamp,
+    /// No activity from the network in the logs earlier than the incident's first evidence
+    /// (less [`NEW_NETWORK_SLACK_SECONDS`]).
+    pub new: bool,
+    /// The strongest attacker alert naming the address: the rubric escalates a new network only
+    /// from `medium` up (a low WAF count match from a new client is a look-alike's shape).
+    pub severity: Severity,
+}
+
+/// How much earlier than the incident's first evidence a network may be first seen and still be
+/// new: the attacker's own first requests that no alert cites (a probe a minute before the
+/// SSRF, the `GetCallerIdentity` before the recon) are part of the attack, not earlier history.
+pub const NEW_NETWORK_SLACK_SECONDS: i64 = 15 * 60;
 
 /// What one stolen credential did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +251,9 @@ pub struct Facts {
     /// The alerts' roles and what they may do; `None` when no IAM authorization details were
     /// given.
     pub roles: Option<Vec<RoleFacts>>,
+    /// The networks of the incident's outside attacker addresses and when the logs first show
+    /// them; addresses whose network the scan did not keep are left out.
+    pub networks: Vec<NetworkSighting>,
 }
 
 impl Facts {
@@ -235,6 +263,31 @@ impl Facts {
             (Some(a), Some(b)) => (b.time.millis() - a.time.millis()) / 1000,
             _ => 0,
         }
+    }
+
+    /// Write calls (`readOnly: false`) from the attacker's places, per source: "ec2:RunInstances
+    /// ×2", busiest first.
+    pub fn attacker_writes(&self) -> Vec<(&str, Vec<String>)> {
+        let mut by_source: BTreeMap<&str, Vec<(u64, &str)>> = BTreeMap::new();
+        for call in self.credentials.iter().flat_map(|c| &c.calls) {
+            if call.attacker && call.writes > 0 {
+                by_source
+                    .entry(call.source.as_str())
+                    .or_default()
+                    .push((call.writes, call.action.as_str()));
+            }
+        }
+        by_source
+            .into_iter()
+            .map(|(source, mut actions)| {
+                actions.sort_by(|a, b| (std::cmp::Reverse(a.0), a.1).cmp(&(std::cmp::Reverse(b.0), b.1)));
+                let actions = actions
+                    .into_iter()
+                    .map(|(n, action)| format!("{action} ×{n}"))
+                    .collect();
+                (source, actions)
+            })
+            .collect()
     }
 
     /// Privilege changes attempted from the attacker's places, over all credentials.
@@ -324,6 +377,7 @@ pub fn gather(group: &[&Alert], activity: Option<&Activity>, inventory: Option<&
                     action: action.clone(),
                     count: tally.count,
                     denied: tally.denied,
+                    writes: tally.writes,
                     first: tally.first,
                     last: tally.last,
                 });
@@ -504,11 +558,61 @@ pub fn gather(group: &[&Alert], activity: Option<&Activity>, inventory: Option<&
         timeline.truncate(TIMELINE_CAP - 1);
         timeline.extend(last);
     }
+    let first_evidence = timeline.first().map_or(first_alert, |m| m.time.min(first_alert));
     Facts {
         timeline,
         credentials,
         instances: instance_facts,
         data,
         roles: roles(group, inventory),
+        networks: networks(group, activity, inventory, first_evidence),
     }
+}
+
+/// The first sighting of each outside attacker address's network. "First seen" is relative to
+/// the logs scanned: a network new to them may be old to the organisation.
+fn networks(
+    group: &[&Alert],
+    activity: Option<&Activity>,
+    inventory: Option<&Inventory>,
+    first_evidence: Timestamp,
+) -> Vec<NetworkSighting> {
+    let Some(activity) = activity else {
+        return Vec::new();
+    };
+    let mut addresses: BTreeMap<IpAddr, Severity> = BTreeMap::new();
+    for alert in group.iter().filter(|a| ATTACKER_RULES.contains(&a.rule)) {
+        let Some(ip) = alert
+            .entities
+            .source_ip
+            .as_deref()
+            .and_then(|s| s.parse::<IpAddr>().ok())
+        else {
+            continue;
+        };
+        // One of the organisation's own addresses (a bastion, a NAT) is where the attacker
+        // stands, and its network is the organisation's: never new.
+        let own = inventory
+            .and_then(|inv| inv.owners_of(&ip))
+            .is_some_and(|o| !o.is_empty());
+        if credtrail_event::ip_ranges::is_non_routable(ip) || ip.is_loopback() || own {
+            continue;
+        }
+        let strongest = addresses.entry(ip).or_insert(alert.severity);
+        *strongest = (*strongest).max(alert.severity);
+    }
+    let since = first_evidence.millis() - NEW_NETWORK_SLACK_SECONDS * 1000;
+    addresses
+        .into_iter()
+        .filter_map(|(ip, severity)| {
+            let first_seen = activity.network_first_seen(ip)?;
+            Some(NetworkSighting {
+                address: ip.to_string(),
+                network: network_label(network_of(ip)),
+                first_seen,
+                new: first_seen.millis() >= since,
+                severity,
+            })
+        })
+        .collect()
 }

@@ -552,9 +552,164 @@ mod tests {
                 target: target.map(str::to_string),
                 bytes_out: (action == "GetObject").then_some(2_000_000),
                 error_code: (action == "CreateUser").then(|| "AccessDenied".to_string()),
+                read_only: Some(!["Create", "Run", "Put", "Attach"].iter().any(|w| action.starts_with(w))),
                 ..Default::default()
             })),
         }
+    }
+
+    fn reasons_of(activity: &Activity) -> (Escalation, Facts) {
+        let context = Context {
+            activity: Some(activity),
+            ..Default::default()
+        };
+        let found = incidents(&chain(), &context);
+        (found[0].escalation.clone(), found[0].facts.clone())
+    }
+
+    #[test]
+    fn write_calls_from_the_attackers_place_escalate_counted_per_action_but_the_workloads_own_do_not() {
+        let stolen =
+            |minute, action, target| call(minute, action, "ASIASAMPLEKEYSTOLEN1", "198.51.100.23", target, true);
+        let activity = activity_of(&[
+            stolen(1, "ec2:RunInstances", None),
+            stolen(2, "ec2:RunInstances", None),
+            stolen(3, "iam:CreateUser", Some("eve")),
+            stolen(3, "s3:ListBuckets", None),
+            call(4, "s3:PutObject", "ASIASAMPLEKEYSTOLEN1", "10.0.0.5", None, true),
+        ]);
+        let (escalation, facts) = reasons_of(&activity);
+        let writes: Vec<&String> = escalation
+            .reasons
+            .iter()
+            .filter(|r| r.contains("write calls"))
+            .collect();
+        assert_eq!(
+            writes,
+            ["the stolen credential made write calls: ec2:RunInstances ×2, iam:CreateUser ×1 (from 198.51.100.23)"],
+            "{:?}",
+            escalation.reasons
+        );
+        let own = facts.credentials[0].calls.iter().find(|c| c.source == "10.0.0.5");
+        assert_eq!(
+            own.map(|c| (c.attacker, c.writes)),
+            Some((false, 1)),
+            "the workload's write is a fact"
+        );
+    }
+
+    #[test]
+    fn reads_from_the_attackers_place_and_writes_from_the_workload_are_no_write_reason() {
+        let activity = activity_of(&[
+            call(1, "s3:ListBuckets", "ASIASAMPLEKEYSTOLEN1", "198.51.100.23", None, true),
+            call(2, "s3:PutObject", "ASIASAMPLEKEYSTOLEN1", "10.0.0.5", None, true),
+        ]);
+        let (escalation, _) = reasons_of(&activity);
+        assert!(
+            !escalation.reasons.iter().any(|r| r.contains("write calls")),
+            "{:?}",
+            escalation.reasons
+        );
+    }
+
+    #[test]
+    fn an_attacker_network_with_no_earlier_activity_in_the_logs_is_first_seen() {
+        // The attacker's first call ten minutes before the first alert is within the slack.
+        let activity = activity_of(&[
+            call(
+                -10,
+                "sts:GetCallerIdentity",
+                "ASIASAMPLEKEYSTOLEN1",
+                "198.51.100.23",
+                None,
+                true,
+            ),
+            call(-600, "s3:ListBuckets", "ASIAOTHERWORKLOAD", "203.0.113.4", None, true),
+        ]);
+        let (escalation, facts) = reasons_of(&activity);
+        assert!(
+            escalation.reasons.contains(
+                &"attacker network 198.51.100.0/24 first seen at 2026-03-01T09:30:00Z: no earlier activity from it in the logs given"
+                    .to_string()
+            ),
+            "{:?}",
+            escalation.reasons
+        );
+        assert_eq!(
+            facts.networks.len(),
+            1,
+            "one outside attacker address: {:?}",
+            facts.networks
+        );
+        assert!(facts.networks[0].new);
+    }
+
+    #[test]
+    fn a_new_network_behind_a_low_alert_alone_is_a_fact_but_escalates_nothing() {
+        let activity = activity_of(&[call(
+            0,
+            "s3:ListBuckets",
+            "ASIAOTHERWORKLOAD",
+            "203.0.113.50",
+            None,
+            true,
+        )]);
+        let context = Context {
+            activity: Some(&activity),
+            ..Default::default()
+        };
+        let count_match = alert(
+            "ssrf-metadata-request",
+            Severity::Low,
+            0,
+            on("i-0a1b2c3d4e5f60718", Some("203.0.113.50"), None),
+        );
+        let found = incidents(&[count_match], &context);
+        assert_eq!(found[0].facts.networks.len(), 1);
+        assert!(found[0].facts.networks[0].new);
+        assert_ne!(
+            found[0].escalation.decision,
+            Decision::EscalateT2,
+            "{:?}",
+            found[0].escalation
+        );
+        assert!(!found[0].escalation.reasons.iter().any(|r| r.contains("first seen")));
+    }
+
+    #[test]
+    fn an_attacker_network_seen_hours_before_the_incident_is_not_first_seen() {
+        // Another address of the same /24 called two hours before the first alert.
+        let activity = activity_of(&[
+            call(
+                -120,
+                "s3:ListBuckets",
+                "ASIAOTHERWORKLOAD",
+                "198.51.100.200",
+                None,
+                true,
+            ),
+            call(
+                1,
+                "sts:GetCallerIdentity",
+                "ASIASAMPLEKEYSTOLEN1",
+                "198.51.100.23",
+                None,
+                true,
+            ),
+        ]);
+        let (escalation, facts) = reasons_of(&activity);
+        assert!(
+            !escalation.reasons.iter().any(|r| r.contains("first seen")),
+            "{:?}",
+            escalation.reasons
+        );
+        assert_eq!(facts.networks.len(), 1);
+        assert!(!facts.networks[0].new);
+        assert_eq!(facts.networks[0].network, "198.51.100.0/24");
+        // Without activity there is nothing to say either way.
+        let (escalation, facts) = reasons_of(&Activity::default());
+        assert!(facts.networks.is_empty());
+        assert!(!escalation.reasons.iter().any(|r| r.contains("first seen")));
     }
 
     fn activity_of(events: &[credtrail_event::Event]) -> Activity {
