@@ -133,6 +133,9 @@ pub fn run(config: ScanConfig) -> Result<ScanResult> {
                 }
                 s.facts += parsed.facts.len() as u64;
                 acc.summary.events += parsed.quiet;
+                for (&client, &time) in &parsed.sightings {
+                    acc.engine.sight(client, time);
+                }
                 for event in &parsed.events {
                     if event.time < since || event.time > until {
                         continue;

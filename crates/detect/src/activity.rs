@@ -328,6 +328,11 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// A client seen at `time` in an event that was not built (see `Engine::sight`).
+    pub fn sight(&mut self, client: IpAddr, time: Timestamp) {
+        self.networks.observe(client, time);
+    }
+
     pub fn observe(&mut self, event: &Event) {
         let call = match &event.body {
             Body::CloudApiCall(call) => call,

@@ -143,6 +143,12 @@ impl Engine {
         self.activity.observe(event);
     }
 
+    /// A client seen in an event no detector reads (a left-out access-log line): it still
+    /// counts for when its network was first seen.
+    pub fn sight(&mut self, client: std::net::IpAddr, time: credtrail_event::Timestamp) {
+        self.activity.sight(client, time);
+    }
+
     pub fn merge(&mut self, other: Engine) {
         for ((detector, state), theirs) in DETECTORS.iter().zip(self.states.iter_mut()).zip(other.states) {
             detector.merge(state.as_mut(), theirs);

@@ -116,6 +116,10 @@ pub struct ParsedFile {
     /// from [`scan_file`]): counted as events, never observed. A count, not a list: a list of
     /// times was a fresh, page-faulted vector per file.
     pub quiet: u64,
+    /// The earliest time each client of a left-out event was seen in this file (only from
+    /// [`scan_file`]): what the scan's first-seen networks need of them. Per distinct address,
+    /// so a file of one busy client costs one entry.
+    pub sightings: std::collections::BTreeMap<std::net::IpAddr, credtrail_event::Timestamp>,
     pub facts: Vec<Fact>,
     pub diagnostics: Vec<Diagnostic>,
     /// Records seen, good or bad.
@@ -125,6 +129,14 @@ pub struct ParsedFile {
 }
 
 impl ParsedFile {
+    /// Records that `client` was seen at `time` in a left-out event.
+    pub fn sight(&mut self, client: std::net::IpAddr, time: credtrail_event::Timestamp) {
+        self.sightings
+            .entry(client)
+            .and_modify(|t| *t = (*t).min(time))
+            .or_insert(time);
+    }
+
     /// Records a problem; `at` is (file, line, record index).
     pub fn diagnose(
         &mut self,

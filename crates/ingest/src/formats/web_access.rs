@@ -118,7 +118,14 @@ fn parse_lines(buf: &[u8], file: FileId, out: &mut ParsedFile, quiet: Option<&Wi
         };
         match parsed {
             Ok(fields) if quiet.is_some() && !fields.may_concern_detectors() => {
-                out.quiet += u64::from(quiet.is_some_and(|w| w.contains(&fields.time)));
+                if quiet.is_some_and(|w| w.contains(&fields.time)) {
+                    out.quiet += 1;
+                    // No detector reads the request, but "first seen" asks when its client's
+                    // network first appeared: that survives as a sighting.
+                    if let Some(client) = fields.original_client() {
+                        out.sight(client, fields.time);
+                    }
+                }
             }
             Ok(fields) => out.events.push(Event {
                 time: fields.time,
@@ -354,6 +361,16 @@ impl Line<'_> {
     }
 
     /// Whether a detector may act on this request: see [`WebAccess::parse_for_detectors`].
+    /// [`HttpRequest::original_client`] without building the request: the first
+    /// `X-Forwarded-For` address, else the client.
+    fn original_client(&self) -> Option<std::net::IpAddr> {
+        value(self.forwarded_for)
+            .as_deref()
+            .and_then(|xff| xff.split(',').next())
+            .and_then(|first| first.trim().parse().ok())
+            .or(self.client)
+    }
+
     fn may_concern_detectors(&self) -> bool {
         // Unescaping can make anything of `\x..` (a full-width digit, a `%`), and `may_concern`
         // holds for any text with a `\`; without one, `unescape` keeps each field as logged, so
