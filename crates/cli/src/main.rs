@@ -292,10 +292,20 @@ fn scan_command(args: ScanArgs, only: Option<String>) -> Result<u8> {
         OutputFormat::Html => credtrail_report::html::write(&report, &mut sink)?,
     }
     sink.flush()?;
+    drop(sink);
 
-    if result.nothing_read {
+    let code = if result.nothing_read {
         eprintln!("credtrail: nothing could be read from the given inputs");
-        return Ok(2);
-    }
-    Ok(if alerts.is_empty() { 0 } else { 1 })
+        2
+    } else if alerts.is_empty() {
+        0
+    } else {
+        1
+    };
+    // The process ends with this command: freeing every detector map and activity record one by
+    // one took about 10 ms on one core after a 1 GB scan, for memory the exit returns anyway.
+    std::mem::forget(result);
+    std::mem::forget(incidents);
+    std::mem::forget(alerts);
+    Ok(code)
 }
