@@ -150,24 +150,9 @@ fn unwrap_envelope(buf: &[u8], span: Span) -> Span {
 }
 
 fn record(buf: &[u8], span: Span, list: &str, (file, index): (FileId, u64), out: &mut ParsedFile) {
-    let bytes = &buf[span.start..span.end];
-    let value: Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            let reason = if std::str::from_utf8(bytes).is_err() {
-                Reason::InvalidUtf8
-            } else {
-                Reason::InvalidJson
-            };
-            out.diagnose(
-                (file, span.line, Some(index)),
-                NAME,
-                reason,
-                format!("{list} entry: invalid JSON: {e}"),
-                Some(excerpt(bytes)),
-            );
-            return;
-        }
+    let what = format!("{list} entry: ");
+    let Some(value) = super::json_records::parse_value(buf, span, (file, index), NAME, &what, out) else {
+        return;
     };
     let origin = Origin {
         file,
@@ -187,7 +172,7 @@ fn record(buf: &[u8], span: Span, list: &str, (file, index): (FileId, u64), out:
             NAME,
             reason,
             detail,
-            Some(excerpt(bytes)),
+            Some(excerpt(&buf[span.start..span.end])),
         );
     }
     out.facts.extend(fact);

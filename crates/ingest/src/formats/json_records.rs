@@ -43,24 +43,8 @@ pub(crate) fn for_each_record(
                 return;
             }
         };
-        let bytes = &buf[span.start..span.end];
-        let value: Value = match serde_json::from_slice(bytes) {
-            Ok(value) => value,
-            Err(e) => {
-                let reason = if std::str::from_utf8(bytes).is_err() {
-                    Reason::InvalidUtf8
-                } else {
-                    Reason::InvalidJson
-                };
-                out.diagnose(
-                    (file, span.line, Some(index)),
-                    format,
-                    reason,
-                    format!("invalid JSON: {e}"),
-                    Some(excerpt(bytes)),
-                );
-                return;
-            }
+        let Some(value) = parse_value(buf, span, (file, index), format, "", out) else {
+            return;
         };
         let origin = Origin {
             file,
@@ -73,7 +57,7 @@ pub(crate) fn for_each_record(
                 format,
                 reason,
                 detail,
-                Some(excerpt(bytes)),
+                Some(excerpt(&buf[span.start..span.end])),
             );
         }
     };
@@ -114,6 +98,37 @@ pub(crate) fn for_each_record(
 }
 
 /// A string field, trimmed, absent when empty.
+/// One framed JSON value as a tree, or a diagnostic (`InvalidUtf8` or `InvalidJson`, the
+/// parser's message after `what`) and `None`.
+pub(crate) fn parse_value(
+    buf: &[u8],
+    span: Span,
+    (file, index): (FileId, u64),
+    format: &'static str,
+    what: &str,
+    out: &mut ParsedFile,
+) -> Option<Value> {
+    let bytes = &buf[span.start..span.end];
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            let reason = if std::str::from_utf8(bytes).is_err() {
+                Reason::InvalidUtf8
+            } else {
+                Reason::InvalidJson
+            };
+            out.diagnose(
+                (file, span.line, Some(index)),
+                format,
+                reason,
+                format!("{what}invalid JSON: {e}"),
+                Some(excerpt(bytes)),
+            );
+            None
+        }
+    }
+}
+
 pub(crate) fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
     v.get(key)
         .and_then(Value::as_str)
