@@ -126,7 +126,7 @@ fn insert_capped<T: Ord>(set: &mut BTreeSet<T>, v: T, cap: usize) {
 }
 
 /// [`insert_capped`] for a borrowed string: copied only when it is kept.
-fn insert_capped_str(set: &mut BTreeSet<String>, v: &str, cap: usize) {
+pub(crate) fn insert_capped_str(set: &mut BTreeSet<String>, v: &str, cap: usize) {
     if set.contains(v) {
         return;
     }
@@ -138,10 +138,17 @@ fn insert_capped_str(set: &mut BTreeSet<String>, v: &str, cap: usize) {
     }
 }
 
-fn count_capped(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
+/// Counts `key`, keeping the [`LABEL_CAP`] smallest keys: a key is dropped only once that many
+/// smaller ones were seen, and then never comes back, so the kept keys and their counts are the
+/// same whatever order calls and merges arrive in. (Keeping the first keys seen, as this did,
+/// depended on the order once a workload had more distinct user agents or actions than the cap.)
+pub(crate) fn count_capped(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
     if let Some(c) = map.get_mut(key) {
         *c += n;
     } else if map.len() < LABEL_CAP {
+        map.insert(key.to_string(), n);
+    } else if map.last_key_value().is_some_and(|(last, _)| key < last.as_str()) {
+        map.pop_last();
         map.insert(key.to_string(), n);
     }
 }
@@ -625,6 +632,23 @@ pub fn first_time(usage: &Usage) -> Timestamp {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn bug_capped_counts_kept_the_first_labels_seen_so_the_set_depended_on_order() {
+        let labels: Vec<String> = (0..LABEL_CAP * 2).map(|i| format!("agent-{i:03}")).collect();
+        let fill = |order: &mut dyn Iterator<Item = &String>| {
+            let mut map = BTreeMap::new();
+            for label in order {
+                count_capped(&mut map, label, 1);
+            }
+            map
+        };
+        let forward = fill(&mut labels.iter());
+        let backward = fill(&mut labels.iter().rev());
+        assert_eq!(forward, backward);
+        assert_eq!(forward.len(), LABEL_CAP);
+        assert_eq!(forward.keys().next_back(), Some(&format!("agent-{:03}", LABEL_CAP - 1)));
+    }
     use super::*;
     use std::hash::BuildHasher;
 

@@ -17,9 +17,8 @@ use credtrail_event::{Body, CloudApiCall, Event, Provider, SourceAddress, Worklo
 use crate::alert::{Alert, Entities, Severity};
 use crate::engine::{Detector, Knowledge, Merge, RuleMeta};
 use crate::evidence::Evidence;
-use crate::footprint::{min_opt, user_agent_concern, Footprint};
+use crate::footprint::{count_capped, insert_capped_str, min_opt, user_agent_concern, Footprint};
 
-const LABEL_CAP: usize = 32;
 const PEOPLE_CAP: usize = 8;
 
 /// What makes one cloud's detector: which calls are uses of a VM identity's token, and which
@@ -83,28 +82,6 @@ pub struct Use {
 
 const TARGET_CAP: usize = 8;
 
-fn insert_target(set: &mut BTreeSet<String>, target: &str) {
-    if set.contains(target) {
-        return;
-    }
-    set.insert(target.to_string());
-    if set.len() > TARGET_CAP {
-        set.pop_last();
-    }
-}
-
-fn count_capped(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
-    if let Some(c) = map.get_mut(key) {
-        *c += n;
-    } else if map.len() < LABEL_CAP {
-        map.insert(key.to_string(), n);
-    } else if map.last_key_value().is_some_and(|(last, _)| key < last.as_str()) {
-        // Keep the smallest keys: the same set whatever the arrival order.
-        map.pop_last();
-        map.insert(key.to_string(), n);
-    }
-}
-
 impl Use {
     fn merge(&mut self, other: Use) {
         self.evidence.merge(other.evidence);
@@ -119,7 +96,7 @@ impl Use {
         min_opt(&mut self.vm, other.vm);
         min_opt(&mut self.principal_id, other.principal_id);
         for target in other.targets {
-            insert_target(&mut self.targets, &target);
+            insert_capped_str(&mut self.targets, &target, TARGET_CAP);
         }
     }
 
@@ -207,7 +184,7 @@ impl Uses {
             call.identity.principal_id.as_deref().map(str::to_ascii_lowercase),
         );
         if let Some(target) = &call.target {
-            insert_target(&mut usage.targets, target);
+            insert_capped_str(&mut usage.targets, target, TARGET_CAP);
         }
     }
 
