@@ -20,6 +20,27 @@ pub struct Unterminated {
     pub line: u64,
 }
 
+impl Unterminated {
+    /// The cut value as a span running to the end of `buf`: an array or wrapper cut short still
+    /// yields the elements before the cut.
+    pub fn through_end(self, buf: &[u8]) -> Span {
+        Span {
+            start: self.start,
+            end: buf.len(),
+            line: self.line,
+        }
+    }
+}
+
+/// A framed top-level value, or the cut one [through its end](Unterminated::through_end), and
+/// whether it was cut.
+pub fn span_or_cut(buf: &[u8], top: Result<Span, Unterminated>) -> (Span, bool) {
+    match top {
+        Ok(span) => (span, false),
+        Err(cut) => (cut.through_end(buf), true),
+    }
+}
+
 /// Counts lines incrementally as offsets advance (offsets must not go backwards).
 #[derive(Debug, Clone)]
 pub struct LineCounter<'a> {

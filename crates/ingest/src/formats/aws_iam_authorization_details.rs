@@ -71,17 +71,7 @@ impl Format for AwsIamAuthorizationDetails {
         let mut index = 0u64;
         for top in top_level_values(buf) {
             // A page cut short still yields the records before the cut.
-            let (span, cut) = match top {
-                Ok(span) => (span, false),
-                Err(cut) => (
-                    Span {
-                        start: cut.start,
-                        end: buf.len(),
-                        line: cut.line,
-                    },
-                    true,
-                ),
-            };
+            let (span, cut) = crate::json_stream::span_or_cut(buf, top);
             let page = unwrap_envelope(buf, span);
             let mut arrays: Vec<(usize, &str)> = LISTS
                 .iter()

@@ -83,17 +83,7 @@ fn top_value(
     file: FileId,
     out: &mut ParsedFile,
 ) {
-    let (span, truncated) = match top {
-        Ok(span) => (span, false),
-        Err(cut) => (
-            Span {
-                start: cut.start,
-                end: buf.len(),
-                line: cut.line,
-            },
-            true,
-        ),
-    };
+    let (span, truncated) = crate::json_stream::span_or_cut(buf, top);
     let records = match buf[span.start] {
         b'[' => Some(span.start),
         b'{' => find_top_level_array(buf, span, b"Records"),
@@ -1076,17 +1066,7 @@ mod tests {
         let mut index = 0u64;
         let mut lines = LineCounter::new(buf);
         for top in crate::json_stream::top_level_values(buf) {
-            let (span, truncated) = match top {
-                Ok(span) => (span, false),
-                Err(cut) => (
-                    Span {
-                        start: cut.start,
-                        end: buf.len(),
-                        line: cut.line,
-                    },
-                    true,
-                ),
-            };
+            let (span, truncated) = crate::json_stream::span_or_cut(buf, top);
             let records = match buf[span.start] {
                 b'[' => Some(span.start),
                 b'{' => find_top_level_array(buf, span, b"Records"),

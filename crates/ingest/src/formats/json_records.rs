@@ -63,17 +63,7 @@ pub(crate) fn for_each_record(
     };
     for top in top_level_values(buf) {
         // A cut array or wrapper still yields the elements before the cut.
-        let (span, whole) = match top {
-            Ok(span) => (span, true),
-            Err(cut) => (
-                Span {
-                    start: cut.start,
-                    end: buf.len(),
-                    line: cut.line,
-                },
-                false,
-            ),
-        };
+        let (span, cut_short) = crate::json_stream::span_or_cut(buf, top);
         let open = match buf.get(span.start) {
             Some(b'[') => Some(span.start),
             Some(b'{') => wrappers.iter().find_map(|key| find_top_level_array(buf, span, key)),
@@ -85,7 +75,7 @@ pub(crate) fn for_each_record(
                     one(element, out);
                 }
             }
-            None if whole => one(Ok(span), out),
+            None if !cut_short => one(Ok(span), out),
             None => one(
                 Err(Unterminated {
                     start: span.start,
@@ -97,7 +87,6 @@ pub(crate) fn for_each_record(
     }
 }
 
-/// A string field, trimmed, absent when empty.
 /// One framed JSON value as a tree, or a diagnostic (`InvalidUtf8` or `InvalidJson`, the
 /// parser's message after `what`) and `None`.
 pub(crate) fn parse_value(
@@ -129,6 +118,7 @@ pub(crate) fn parse_value(
     }
 }
 
+/// A string field, trimmed, absent when empty.
 pub(crate) fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
     v.get(key)
         .and_then(Value::as_str)

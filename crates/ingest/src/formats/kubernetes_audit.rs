@@ -101,11 +101,7 @@ impl Format for KubernetesAudit {
             match top {
                 Err(cut) => {
                     // A truncated array or EventList still yields the events before the cut.
-                    let span = Span {
-                        start: cut.start,
-                        end: buf.len(),
-                        line: cut.line,
-                    };
+                    let span = cut.through_end(buf);
                     let list = buf[cut.start] == b'[' || (buf[cut.start] == b'{' && is_event_list(buf, span));
                     if list && (buf[cut.start] == b'[' || find_top_level_array(buf, span, b"items").is_some()) {
                         cx.top(span, out);
