@@ -179,7 +179,8 @@ pub fn parse_file(input: &InputFile, file: FileId, forced: Option<&'static dyn F
 pub type Window = std::ops::RangeInclusive<credtrail_event::Timestamp>;
 
 /// [`parse_file`] for a scan: events that no detector acts on are only counted, when their time
-/// is in `window` ([`Format::parse_for_detectors`], [`ParsedFile::quiet`]).
+/// is in `window` ([`Format::parse_for_detectors`], [`ParsedFile::quiet`]), and their clients
+/// kept for first-seen networks ([`ParsedFile::sightings`]).
 pub fn scan_file(
     input: &InputFile,
     file: FileId,
