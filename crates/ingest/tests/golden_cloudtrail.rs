@@ -296,6 +296,35 @@ fn records_document_on_one_line_as_s3_delivers_it() {
     insta::assert_snapshot!("records", digest(&p));
 }
 
+/// A delivered CloudTrail object is claimed before any other sniffer runs: a record that carries
+/// the keys another format's sniffer looks for (here an EventBridge `PutEvents` forwarding a GCP
+/// audit entry and a WAF log record) no longer makes that sniffer take the whole file.
+#[test]
+fn a_delivered_object_is_cloudtrail_whatever_its_records_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let forwarded = concat!(
+        r#"{"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","authenticationInfo":{}},"#,
+        r#""webaclId":"w","httpRequest":{},"terminatingRuleId":"r"}"#
+    );
+    let record = format!(
+        concat!(
+            r#"{{"eventVersion":"1.09","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/ops","#,
+            r#""accountId":"111122223333"}},"eventTime":"2026-03-01T10:00:00Z","eventSource":"events.amazonaws.com","#,
+            r#""eventName":"PutEvents","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","#,
+            r#""userAgent":"aws-cli/2.15.0","requestParameters":{{"entries":[{{"detail":{forwarded}}}]}}}}"#
+        ),
+        forwarded = forwarded
+    );
+    for (name, text) in [
+        ("one-line.json", format!(r#"{{"Records":[{record}]}}"#)),
+        ("spaced.json", format!("\u{feff} {{ \"Records\" :\n [ {record} ] }}")),
+    ] {
+        let p = parse(&write(dir.path(), name, text.as_bytes()));
+        assert_clean(&p, 1);
+        assert_eq!(actions(&p), ["events:PutEvents"], "{name}");
+    }
+}
+
 #[test]
 fn records_document_pretty_printed() {
     let path = fixture("cloudtrail/records-pretty.json");

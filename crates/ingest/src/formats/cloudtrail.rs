@@ -58,6 +58,20 @@ impl Format for CloudTrail {
             && MARKERS.iter().any(|m| memchr::memmem::find(head, m).is_some())
     }
 
+    fn claims(&self, head: &[u8]) -> bool {
+        // `{"Records":[{"eventVersion":` with any whitespace between the tokens.
+        let mut at = 0;
+        let mut expect = |token: &[u8]| {
+            at = crate::json_stream::skip_ws(head, at);
+            let found = head.get(at..).is_some_and(|rest| rest.starts_with(token));
+            at += token.len();
+            found
+        };
+        [&b"{"[..], b"\"Records\"", b":", b"[", b"{", b"\"eventVersion\""]
+            .into_iter()
+            .all(|token| expect(token))
+    }
+
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
         if parse_batches(buf, file, out) {
             return;

@@ -66,6 +66,14 @@ pub trait Format: Sync {
     /// Whether the start of a (decompressed) file looks like this format. Decided by content,
     /// never by file name.
     fn sniff(&self, head: &[u8]) -> bool;
+    /// Whether `head` opens the way only this format's files open (CloudTrail's S3 objects:
+    /// `{"Records":[{"eventVersion":…`). Every format's claim is tested before any
+    /// [`Format::sniff`]: the most common input then skips the twenty sniffers that turn it down
+    /// (4 % of a CloudTrail scan), and a record that mentions another format's keys cannot make a
+    /// more specific sniffer take the file. Decided by content, like `sniff`.
+    fn claims(&self, _head: &[u8]) -> bool {
+        false
+    }
     /// Parses a whole decompressed file. Problems go to `out.diagnostics`; nothing panics.
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile);
     /// [`Format::parse`] for a scan: a record no detector can act on may be only counted in
@@ -217,7 +225,11 @@ fn read_and_parse(
     let buf = decoded.bytes;
     let format = forced.or_else(|| {
         let head = &buf[..buf.len().min(SNIFF_LEN)];
-        FORMATS.iter().copied().find(|f| f.sniff(head))
+        FORMATS
+            .iter()
+            .copied()
+            .find(|f| f.claims(head))
+            .or_else(|| FORMATS.iter().copied().find(|f| f.sniff(head)))
     });
     match format {
         Some(format) => {
