@@ -227,6 +227,180 @@ impl CloudRanges {
     }
 }
 
+/// The compact form of a [`CloudRanges`] ([`CloudRanges::to_bytes`]): what the binary bundles,
+/// so that a run starts without parsing 7 MB of published JSON (35 ms of CPU on every run, 8 % of
+/// a one-thread scan of 200 MB of access logs). Little-endian; strings are a `u32` length and
+/// UTF-8 bytes; tables are sorted, so equal ranges give equal bytes.
+const MAGIC: &[u8; 8] = b"CTRANGE1";
+
+/// Providers in their byte order.
+const PROVIDERS: [Provider; 5] = [
+    Provider::Aws,
+    Provider::Gcp,
+    Provider::Azure,
+    Provider::Oracle,
+    Provider::DigitalOcean,
+];
+
+impl CloudRanges {
+    /// Everything [`CloudRanges::from_bytes`] needs to rebuild an equal value: labels, links,
+    /// every prefix table and the snapshot dates.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        fn text(out: &mut Vec<u8>, s: &str) {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            out.extend_from_slice(s.as_bytes());
+        }
+        fn provider(p: Provider) -> u8 {
+            PROVIDERS.iter().position(|&q| q == p).unwrap_or(0) as u8
+        }
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&(self.prefixes as u64).to_le_bytes());
+        out.extend_from_slice(&(self.snapshots.len() as u32).to_le_bytes());
+        for (&p, date) in &self.snapshots {
+            out.push(provider(p));
+            text(&mut out, date);
+        }
+        out.extend_from_slice(&(self.labels.len() as u32).to_le_bytes());
+        for label in &self.labels {
+            out.push(provider(label.provider));
+            text(&mut out, &label.service);
+            text(&mut out, &label.region);
+        }
+        out.extend_from_slice(&(self.links.len() as u32).to_le_bytes());
+        for link in &self.links {
+            out.extend_from_slice(&link.label.to_le_bytes());
+            out.extend_from_slice(&link.next.to_le_bytes());
+        }
+        out.push(self.v4.len() as u8);
+        for (&len, table) in &self.v4 {
+            let mut rows: Vec<(u32, u32)> = table.iter().map(|(&k, &v)| (k, v)).collect();
+            rows.sort_unstable();
+            out.push(len);
+            out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+            for (net, head) in rows {
+                out.extend_from_slice(&net.to_le_bytes());
+                out.extend_from_slice(&head.to_le_bytes());
+            }
+        }
+        out.push(self.v6.len() as u8);
+        for (&len, table) in &self.v6 {
+            let mut rows: Vec<(u128, u32)> = table.iter().map(|(&k, &v)| (k, v)).collect();
+            rows.sort_unstable();
+            out.push(len);
+            out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+            for (net, head) in rows {
+                out.extend_from_slice(&net.to_le_bytes());
+                out.extend_from_slice(&head.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// The value [`CloudRanges::to_bytes`] wrote, or `None` for bytes it did not write (a wrong
+    /// magic, a cut, a link or label out of range, a prefix length too long).
+    pub fn from_bytes(bytes: &[u8]) -> Option<CloudRanges> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(MAGIC.len())? != MAGIC {
+            return None;
+        }
+        let mut ranges = CloudRanges {
+            prefixes: usize::try_from(r.u64()?).ok()?,
+            ..CloudRanges::default()
+        };
+        for _ in 0..r.u32()? {
+            let p = r.provider()?;
+            ranges.snapshots.insert(p, r.text()?.to_string());
+        }
+        let labels = r.u32()?;
+        for _ in 0..labels {
+            let (p, service, region) = (r.provider()?, r.text()?, r.text()?);
+            if ranges.intern(p, service, region) as usize != ranges.labels.len() - 1 {
+                return None;
+            }
+        }
+        let links = r.u32()? as usize;
+        ranges.links.reserve_exact(links.min(bytes.len() / 8));
+        for _ in 0..links {
+            let link = Link {
+                label: r.u32()?,
+                next: r.u32()?,
+            };
+            let next_ok = link.next == Link::END || (link.next as usize) < links;
+            if link.label >= labels || !next_ok {
+                return None;
+            }
+            ranges.links.push(link);
+        }
+        for _ in 0..r.u8()? {
+            let (len, rows) = (r.u8()?, r.u32()? as usize);
+            if len > 32 {
+                return None;
+            }
+            let mut table = HashMap::with_capacity(rows.min(bytes.len() / 8));
+            for _ in 0..rows {
+                let (net, head) = (r.u32()?, r.u32()?);
+                if head as usize >= links {
+                    return None;
+                }
+                table.insert(net, head);
+            }
+            ranges.v4.insert(len, table);
+        }
+        for _ in 0..r.u8()? {
+            let (len, rows) = (r.u8()?, r.u32()? as usize);
+            if len > 128 {
+                return None;
+            }
+            let mut table = HashMap::with_capacity(rows.min(bytes.len() / 20));
+            for _ in 0..rows {
+                let (net, head) = (r.u128()?, r.u32()?);
+                if head as usize >= links {
+                    return None;
+                }
+                table.insert(net, head);
+            }
+            ranges.v6.insert(len, table);
+        }
+        (r.at == bytes.len()).then_some(ranges)
+    }
+}
+
+/// Reads [`CloudRanges::to_bytes`]'s fields in order; `None` past the end.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let part = self.bytes.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(part)
+    }
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.array::<1>()?[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        self.array().map(u32::from_le_bytes)
+    }
+    fn u64(&mut self) -> Option<u64> {
+        self.array().map(u64::from_le_bytes)
+    }
+    fn u128(&mut self) -> Option<u128> {
+        self.array().map(u128::from_le_bytes)
+    }
+    fn text(&mut self) -> Option<&'a str> {
+        let len = self.u32()? as usize;
+        std::str::from_utf8(self.take(len)?).ok()
+    }
+    fn provider(&mut self) -> Option<Provider> {
+        PROVIDERS.get(self.u8()? as usize).copied()
+    }
+}
+
 /// Private, loopback, link-local, shared and other non-routable addresses: an address like this in
 /// an AWS log means the call crossed a VPC endpoint.
 pub fn is_non_routable(ip: IpAddr) -> bool {
@@ -266,6 +440,36 @@ mod tests {
             Provider::DigitalOcean
         );
         assert!(r.lookup("91.92.248.57".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn the_compact_form_round_trips_and_refuses_what_it_did_not_write() {
+        let mut r = CloudRanges::default();
+        r.add(Provider::Aws, "52.94.0.0/22".parse().unwrap(), "AMAZON", "us-east-1");
+        r.add(Provider::Aws, "52.94.0.0/22".parse().unwrap(), "EC2", "us-east-1");
+        r.add(
+            Provider::Gcp,
+            "2600:1900::/28".parse().unwrap(),
+            "Google Cloud",
+            "us-central1",
+        );
+        r.snapshots.insert(Provider::Aws, "2026-08-22-15-17-05".into());
+        let bytes = r.to_bytes();
+        let back = CloudRanges::from_bytes(&bytes).expect("round trip");
+        assert_eq!(back.to_bytes(), bytes);
+        assert_eq!(back.len(), 3);
+        assert_eq!(back.snapshots, r.snapshots);
+        for ip in ["52.94.1.7", "52.94.4.1", "2600:1900::1", "10.0.0.1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(back.lookup(ip), r.lookup(ip), "{ip}");
+        }
+        // Every cut, and a flipped magic, is refused rather than misread or a panic.
+        for cut in 0..bytes.len() {
+            assert!(CloudRanges::from_bytes(&bytes[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut wrong = bytes.clone();
+        wrong[0] ^= 1;
+        assert!(CloudRanges::from_bytes(&wrong).is_none());
     }
 
     #[test]

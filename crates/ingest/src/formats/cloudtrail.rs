@@ -61,7 +61,7 @@ impl Format for CloudTrail {
     fn claims(&self, head: &[u8]) -> bool {
         // `{"Records":[{"eventVersion":` with any whitespace between the tokens.
         let mut at = 0;
-        let mut expect = |token: &[u8]| {
+        let expect = |token: &[u8]| {
             at = crate::json_stream::skip_ws(head, at);
             let found = head.get(at..).is_some_and(|rest| rest.starts_with(token));
             at += token.len();
@@ -69,7 +69,7 @@ impl Format for CloudTrail {
         };
         [&b"{"[..], b"\"Records\"", b":", b"[", b"{", b"\"eventVersion\""]
             .into_iter()
-            .all(|token| expect(token))
+            .all(expect)
     }
 
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
