@@ -49,6 +49,11 @@ fn check(dir: &Path, kind: &str) -> Result<(), String> {
                 return Err(format!("variant {} != {v}", alert["variant"]));
             }
         }
+        if let Some(cloud) = expect.get("cloud") {
+            if &alert["entities"]["cloud"] != cloud {
+                return Err(format!("entities.cloud {} != {cloud}", alert["entities"]["cloud"]));
+            }
+        }
         let sev = severity_rank(alert["severity"].as_str().ok_or("severity")?);
         if let Some(min) = expect["min_severity"].as_str() {
             if sev < severity_rank(min) {

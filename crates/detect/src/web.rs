@@ -234,6 +234,9 @@ pub struct SessionSummary {
     pub internal: bool,
     pub reasons: Vec<String>,
     pub victims: Vec<String>,
+    /// The clouds of the endpoints aimed at (`MetadataProvider::cloud`), sorted: a scanner
+    /// that sprays every endpoint names several.
+    pub clouds: Vec<&'static str>,
     pub first: Timestamp,
     pub last: Timestamp,
     pub origins: Vec<Origin>,
@@ -253,8 +256,10 @@ pub fn summarise(session: &[Observation], knowledge: &Knowledge) -> SessionSumma
     let mut sensors: BTreeSet<&str> = BTreeSet::new();
     let mut waf: BTreeSet<&str> = BTreeSet::new();
     let mut victims: BTreeSet<String> = BTreeSet::new();
+    let mut clouds: BTreeSet<&'static str> = BTreeSet::new();
     for o in session {
         let t = &o.target;
+        clouds.insert(t.provider.cloud());
         targets
             .entry(format!(
                 "{} {}{} ({})",
@@ -326,6 +331,7 @@ pub fn summarise(session: &[Observation], knowledge: &Knowledge) -> SessionSumma
         internal,
         reasons,
         victims: victims.into_iter().collect(),
+        clouds: clouds.into_iter().collect(),
         first: session.first().map(|o| o.time).unwrap_or_default(),
         last: session.last().map(|o| o.time).unwrap_or_default(),
         origins,

@@ -72,6 +72,17 @@ impl MetadataProvider {
             MetadataProvider::EquinixMetal => "equinix-metal",
         }
     }
+
+    /// The cloud whose instances this endpoint serves, as alerts' `entities.cloud` names it: the
+    /// AWS container endpoints are AWS, Azure Arc is Azure.
+    pub fn cloud(self) -> &'static str {
+        match self {
+            MetadataProvider::Aws | MetadataProvider::AwsEcs | MetadataProvider::AwsEksPodIdentity => "aws",
+            MetadataProvider::Gcp => "gcp",
+            MetadataProvider::Azure | MetadataProvider::AzureArc => "azure",
+            other => other.as_str(),
+        }
+    }
 }
 
 /// What a successful response to the request would hand over.

@@ -96,14 +96,7 @@ pub fn plan(group: &[&Alert], facts: &Facts, inventory: Option<&Inventory>) -> V
         }
     }
     for ip in &outside {
-        steps.push(Step {
-            action: format!("Block {ip} at the edge (WAF IP set or network ACL)"),
-            command: Some(format!(
-                "aws wafv2 update-ip-set --name credtrail-blocked --scope REGIONAL --id <ip-set-id> --lock-token <token> --addresses {}",
-                sh(&format!("{ip}/32"))
-            )),
-            breaks: "every request from that address, including any legitimate user behind it".into(),
-        });
+        steps.push(edge_block(ip, attacked_cloud(group, ip)));
     }
     for instance in &instances {
         steps.push(Step {
@@ -211,6 +204,44 @@ fn bind_to_network(role: &str, network: &OwnNetwork) -> Step {
 }
 
 /// A public address an alert names: what a firewall or NSG rule can block.
+/// The one cloud whose metadata service every attacker alert from `ip` aimed at (`gcp`, `azure`),
+/// or `None`: AWS, several clouds, or alerts that do not say. An SSRF that reached Google's
+/// metadata server ran on a Google VM, so its edge is Google's.
+fn attacked_cloud<'a>(group: &[&'a Alert], ip: &str) -> Option<&'a str> {
+    let mut clouds = group
+        .iter()
+        .filter(|a| ATTACKER_RULES.contains(&a.rule) && a.entities.source_ip.as_deref() == Some(ip))
+        .map(|a| a.entities.cloud.as_deref());
+    let first = clouds.next()??;
+    clouds.all(|c| c == Some(first)).then_some(first)
+}
+
+/// Blocking an attacker's address at the edge of the cloud it attacked (AWS unless the alerts
+/// name only Google Cloud or only Azure).
+fn edge_block(ip: &str, cloud: Option<&str>) -> Step {
+    let name = sh(&format!("credtrail-block-{}", ip.replace([':', '.'], "-")));
+    let range = sh(&format!("{ip}/32"));
+    let (action, command) = match cloud {
+        Some("gcp") => (
+            format!("Block {ip} at the edge (Cloud Armor security policy of the load balancer, or a VPC firewall rule)"),
+            format!("gcloud compute security-policies rules create 1000 --security-policy <policy> --src-ip-ranges {range} --action deny-403 --description {name}"),
+        ),
+        Some("azure") => (
+            format!("Block {ip} at the edge (network security group of the web tier, or a WAF custom rule)"),
+            format!("az network nsg rule create --resource-group <resource-group> --nsg-name <nsg> --name {name} --priority 100 --direction Inbound --access Deny --protocol '*' --destination-port-ranges '*' --source-address-prefixes {range}"),
+        ),
+        _ => (
+            format!("Block {ip} at the edge (WAF IP set or network ACL)"),
+            format!("aws wafv2 update-ip-set --name credtrail-blocked --scope REGIONAL --id <ip-set-id> --lock-token <token> --addresses {range}"),
+        ),
+    };
+    Step {
+        action,
+        command: Some(command),
+        breaks: "every request from that address, including any legitimate user behind it".into(),
+    }
+}
+
 fn blockable(ip: &str) -> bool {
     ip.parse::<std::net::IpAddr>()
         .is_ok_and(|ip| !credtrail_event::ip_ranges::is_non_routable(ip) && !ip.is_loopback())
@@ -551,6 +582,54 @@ mod tests {
             "{}",
             step.breaks
         );
+    }
+
+    fn ssrf_from(ip: &str, cloud: &str) -> Alert {
+        Alert {
+            rule: "ssrf-metadata-request",
+            variant: Some("credential"),
+            severity: credtrail_detect::Severity::High,
+            first_seen: credtrail_event::Timestamp::from_millis(0),
+            last_seen: credtrail_event::Timestamp::from_millis(0),
+            title: "ssrf".into(),
+            entities: credtrail_detect::Entities {
+                cloud: Some(cloud.into()),
+                source_ip: Some(ip.into()),
+                ..Default::default()
+            },
+            reasons: vec!["test".into()],
+            evidence: Vec::new(),
+            evidence_total: 0,
+        }
+    }
+
+    /// An SSRF that reached Google's or Azure's metadata service ran on that cloud's VM: its
+    /// attacker is blocked at that cloud's edge. Several clouds (a scanner spraying every
+    /// endpoint) or AWS keep the AWS step.
+    #[test]
+    fn the_edge_block_is_the_attacked_clouds() {
+        let command = |alerts: &[Alert]| {
+            let group: Vec<&Alert> = alerts.iter().collect();
+            let steps = plan(&group, &Facts::default(), None);
+            let step = steps
+                .iter()
+                .find(|s| s.action.starts_with("Block 198.51.100.23"))
+                .unwrap();
+            step.command.clone().unwrap()
+        };
+        let gcp = command(&[ssrf_from("198.51.100.23", "gcp")]);
+        assert!(
+            gcp.starts_with("gcloud compute security-policies rules create"),
+            "{gcp}"
+        );
+        assert!(gcp.contains("--src-ip-ranges '198.51.100.23/32'"), "{gcp}");
+        let azure = command(&[ssrf_from("198.51.100.23", "azure")]);
+        assert!(azure.starts_with("az network nsg rule create"), "{azure}");
+        for clouds in [&["aws"][..], &["gcp", "azure"], &["alibaba,aws,azure"]] {
+            let alerts: Vec<Alert> = clouds.iter().map(|c| ssrf_from("198.51.100.23", c)).collect();
+            let aws = command(&alerts);
+            assert!(aws.starts_with("aws wafv2 update-ip-set"), "{clouds:?}: {aws}");
+        }
     }
 
     #[test]

@@ -187,7 +187,7 @@ impl Detector for SsrfMetadataRequest {
                     s.best.as_str()
                 ),
                 entities: Entities {
-                    cloud: Some("aws".into()),
+                    cloud: (!s.clouds.is_empty()).then(|| s.clouds.join(",")),
                     instance: (!s.victims.is_empty()).then(|| s.victims.join(",")),
                     source_ip: client.map(|c| c.to_string()),
                     user_agent: session.iter().find_map(|o| o.user_agent.clone()),
