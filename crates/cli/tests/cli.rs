@@ -977,3 +977,44 @@ fn role_permissions_cite_their_source_and_hostile_names_in_the_details_are_inert
         assert!(!check.contains(raw), "raw {raw:?} in Markdown: {check}");
     }
 }
+
+/// Regression: alert ids ignored host, process, container and user, so two curls reading the
+/// metadata service on one host in the same second shared an id (and so did their incidents,
+/// whose HTML anchors collided); and one log shipped under two paths made the same finding twice.
+#[test]
+fn alert_ids_are_unique_and_a_log_under_two_paths_is_one_finding() {
+    let cwd = tmp();
+    let trace = repo().join("testdata/formats/imds-packet-analyzer/imds-trace-logging-conf.log");
+    let audit = repo().join("testdata/formats/kubernetes-audit/event-list.json");
+    let copy = cwd.path().join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(&audit, copy.join("event-list.json")).unwrap();
+    let run = scan_jsonl(
+        &cwd,
+        &[trace.to_str().unwrap(), audit.to_str().unwrap(), copy.to_str().unwrap()],
+    );
+    for kind in ["alert", "incident"] {
+        let ids: Vec<&str> = run
+            .lines
+            .iter()
+            .filter(|l| l["type"] == kind)
+            .map(|l| l["id"].as_str().unwrap())
+            .collect();
+        let unique: BTreeSet<&str> = ids.iter().copied().collect();
+        assert_eq!(ids.len(), unique.len(), "duplicate {kind} ids: {ids:?}");
+    }
+    let curls: Vec<&Value> = run
+        .alerts()
+        .into_iter()
+        .filter(|a| a["entities"]["process"].as_str().is_some_and(|p| p.starts_with("curl")))
+        .collect();
+    assert!(curls.len() >= 2, "two curl processes, two alerts: {curls:#?}");
+    let exec: Vec<&Value> = run
+        .alerts()
+        .into_iter()
+        .filter(|a| a["rule"] == "imds-access-from-container" && a["variant"] == "kubectl_exec")
+        .collect();
+    assert_eq!(exec.len(), 1, "{exec:#?}");
+    let sources: BTreeSet<String> = support::evidence(exec[0]).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(sources.len(), 2, "the one alert cites both copies: {sources:?}");
+}

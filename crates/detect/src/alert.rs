@@ -107,7 +107,45 @@ impl Alert {
             &self.first_seen.millis().to_string(),
         ]
         .join("\u{1f}");
+        // Host alerts are told apart by host, process, container and user: two curls on one
+        // host in the same second had one id. Named and appended only when present, so the ids
+        // of cloud alerts (which have none of them) did not change.
+        let mut key = key;
+        for (name, value) in [
+            ("host", &e.host),
+            ("process", &e.process),
+            ("container", &e.container),
+            ("user", &e.user),
+        ] {
+            if let Some(value) = value {
+                key.push('\u{1f}');
+                key.push_str(name);
+                key.push('=');
+                key.push_str(value);
+            }
+        }
         format!("ct-{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()))
+    }
+
+    /// Whether `other` is this finding again, from other records (the same log shipped twice,
+    /// under two paths): everything but the evidence is equal.
+    pub fn same_finding(&self, other: &Alert) -> bool {
+        let strip = |a: &Alert| Alert {
+            evidence: Vec::new(),
+            evidence_total: 0,
+            ..a.clone()
+        };
+        self.id() == other.id() && strip(self) == strip(other)
+    }
+
+    /// Takes `other`'s evidence (see [`Alert::same_finding`]): the records of both, sorted and
+    /// capped as a detector caps them, and both counts.
+    pub fn absorb(&mut self, other: Alert) {
+        self.evidence.extend(other.evidence);
+        self.evidence.sort();
+        self.evidence.dedup();
+        self.evidence.truncate(crate::evidence::EVIDENCE_CAP);
+        self.evidence_total += other.evidence_total;
     }
 
     /// Output order: by time, then rule, then id.

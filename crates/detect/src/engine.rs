@@ -164,6 +164,17 @@ impl Engine {
             detector.finish(state, &self.footprint, knowledge, &mut alerts);
         }
         alerts.sort_by_cached_key(|a| a.sort_key());
+        // One finding made twice from copies of the same records (one log under two paths) is
+        // one alert with the evidence of both: two alerts would share an id.
+        let mut alerts = alerts.into_iter();
+        let mut kept: Vec<Alert> = Vec::with_capacity(alerts.len());
+        for alert in alerts.by_ref() {
+            match kept.last_mut() {
+                Some(last) if last.same_finding(&alert) => last.absorb(alert),
+                _ => kept.push(alert),
+            }
+        }
+        let alerts = kept;
         let mut activity = self.activity;
         activity.finish();
         Findings { alerts, activity }
