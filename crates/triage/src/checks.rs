@@ -234,13 +234,43 @@ pub fn run(
             format!("{}{delivery}", postures.join("; "))
         },
     });
-    checks.push(role_permissions(facts));
+    checks.push(role_permissions(facts, group));
     checks
+}
+
+/// The clouds the group's alerts name (`entities.cloud`, several for a spraying scanner).
+fn clouds_named<'a>(group: &[&'a Alert]) -> BTreeSet<&'a str> {
+    group
+        .iter()
+        .filter_map(|a| a.entities.cloud.as_deref())
+        .flat_map(|c| c.split(','))
+        .collect()
 }
 
 /// "Verify the roles and permissions associated with any detected credential usages" (runbook
 /// L1 steps): what each role named by the alerts may do, from the authorization details.
-fn role_permissions(facts: &Facts) -> Check {
+fn role_permissions(facts: &Facts, group: &[&Alert]) -> Check {
+    let clouds = clouds_named(group);
+    if facts.roles.is_none() && !clouds.is_empty() && !clouds.contains("aws") {
+        // AWS authorization details say nothing about a Google service account or an Azure
+        // managed identity: say where their permissions are read instead.
+        let how: Vec<String> = clouds
+            .iter()
+            .map(|cloud| match *cloud {
+                "gcp" => "Google Cloud: the VM's service account's roles (gcloud projects get-iam-policy PROJECT --flatten=bindings --filter=bindings.members:serviceAccount:EMAIL)".to_string(),
+                "azure" => "Azure: the managed identity's role assignments (az role assignment list --assignee PRINCIPAL_ID --all)".to_string(),
+                other => format!("{other}: its console's roles for the instance's identity"),
+            })
+            .collect();
+        return Check {
+            name: "role permissions",
+            outcome: format!(
+                "not checked by credtrail, which reads AWS authorization details only; read them for {}",
+                how.join("; ")
+            ),
+            evidence: Vec::new(),
+        };
+    }
     let Some(roles) = &facts.roles else {
         return Check {
             name: "role permissions",
