@@ -203,7 +203,6 @@ fn bind_to_network(role: &str, network: &OwnNetwork) -> Step {
     }
 }
 
-/// A public address an alert names: what a firewall or NSG rule can block.
 /// The one cloud whose metadata service every attacker alert from `ip` aimed at (`gcp`, `azure`),
 /// or `None`: AWS, several clouds, or alerts that do not say. An SSRF that reached Google's
 /// metadata server ran on a Google VM, so its edge is Google's.
@@ -242,6 +241,7 @@ fn edge_block(ip: &str, cloud: Option<&str>) -> Step {
     }
 }
 
+/// A public address an alert names: what a firewall or NSG rule can block.
 fn blockable(ip: &str) -> bool {
     ip.parse::<std::net::IpAddr>()
         .is_ok_and(|ip| !credtrail_event::ip_ranges::is_non_routable(ip) && !ip.is_loopback())
