@@ -62,6 +62,9 @@ pub enum Fact {
         identities: Vec<String>,
         private_ips: Vec<IpAddr>,
         public_ips: Vec<IpAddr>,
+        /// The VPC networks of the VM's interfaces, by name (GCP; what a firewall rule is
+        /// created in). Empty when the inventory does not say (Azure's VM listing names no NSG).
+        networks: Vec<String>,
     },
 }
 
@@ -136,6 +139,7 @@ struct VmRecord {
     account: Option<String>,
     identities: BTreeSet<String>,
     addresses: BTreeSet<IpAddr>,
+    networks: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -303,12 +307,14 @@ impl Inventory {
                 identities,
                 private_ips,
                 public_ips,
+                networks,
             } => {
                 let id = id.to_ascii_lowercase();
                 let rec = self.vms.entry(id.clone()).or_default();
                 rec.provider = rec.provider.or(Some(*provider));
                 rec.account = rec.account.take().or_else(|| account.clone());
                 rec.addresses.extend(private_ips.iter().chain(public_ips));
+                rec.networks.extend(networks.iter().cloned());
                 for identity in identities {
                     let identity = identity.to_ascii_lowercase();
                     rec.identities.insert(identity.clone());
@@ -359,6 +365,11 @@ impl Inventory {
     /// The identities attached to a GCP or Azure VM (lower case).
     pub fn vm_identities(&self, vm: &str) -> Option<&BTreeSet<String>> {
         self.vms.get(&vm.to_ascii_lowercase()).map(|r| &r.identities)
+    }
+
+    /// The VPC networks of a GCP VM's interfaces, by name.
+    pub fn vm_networks(&self, vm: &str) -> Option<&BTreeSet<String>> {
+        self.vms.get(&vm.to_ascii_lowercase()).map(|r| &r.networks)
     }
 
     pub fn vm_account(&self, vm: &str) -> Option<&str> {
@@ -572,6 +583,7 @@ mod tests {
             ],
             private_ips: vec![ip("10.1.0.4")],
             public_ips: vec![ip("4.175.10.20")],
+            networks: Vec::new(),
         }];
         let inv = Inventory::from_facts(&facts);
         let vm = "/subscriptions/s/resourcegroups/rg/providers/microsoft.compute/virtualmachines/web-1";

@@ -91,11 +91,12 @@ fn digest(p: &ParsedFile) -> String {
             identities,
             private_ips,
             public_ips,
+            networks,
         } = f
         {
             writeln!(
                 out,
-                "vm {provider:?} {id} account={} identities={identities:?} private={private_ips:?} public={public_ips:?}",
+                "vm {provider:?} {id} account={} identities={identities:?} private={private_ips:?} public={public_ips:?} networks={networks:?}",
                 opt(account)
             )
             .unwrap();

@@ -112,7 +112,7 @@ pub fn plan(group: &[&Alert], facts: &Facts, inventory: Option<&Inventory>) -> V
                     .into(),
         });
     }
-    steps.extend(gcp_steps(group));
+    steps.extend(gcp_steps(group, inventory));
     steps.extend(azure_steps(group));
     steps
 }
@@ -266,7 +266,7 @@ fn vm_identity_uses<'a>(group: &[&'a Alert], rule: &str) -> BTreeSet<(&'a str, O
 /// GCP: disable the service account (its tokens stop working), remove its project roles, take it
 /// off the VM, block the address at the VPC firewall, snapshot and stop the VM. Google does not
 /// let one revoke a single access token; disabling the account is what ends the stolen one.
-fn gcp_steps(group: &[&Alert]) -> Vec<Step> {
+fn gcp_steps(group: &[&Alert], inventory: Option<&Inventory>) -> Vec<Step> {
     let uses = vm_identity_uses(group, "gcp-vm-service-account-token-misuse");
     let mut steps = Vec::new();
     let accounts: BTreeSet<&str> = uses.iter().map(|u| u.0).collect();
@@ -334,14 +334,39 @@ fn gcp_steps(group: &[&Alert]) -> Vec<Step> {
             breaks: "every program on the VM that calls Google APIs with its default credentials".into(),
         });
     }
+    // A firewall rule belongs to one network: the VMs' networks from inventory, one rule each.
+    let networks: BTreeSet<&str> = uses
+        .iter()
+        .filter_map(|u| u.1)
+        .filter_map(|vm| inventory.and_then(|inv| inv.vm_networks(vm)))
+        .flatten()
+        .map(String::as_str)
+        .collect();
     for ip in uses.iter().filter_map(|u| u.2).collect::<BTreeSet<_>>() {
+        let rule = |network: Option<&str>| {
+            let mut name = format!("credtrail-block-{}", ip.replace([':', '.'], "-"));
+            if let Some(network) = network.filter(|_| networks.len() > 1) {
+                name.push('-');
+                name.push_str(network);
+            }
+            // Compute Engine names: at most 63 characters, not ending in `-`.
+            name.truncate(63);
+            let name = name.trim_end_matches('-');
+            format!(
+                "gcloud compute firewall-rules create {} --project {project} --network {} --direction INGRESS --action DENY --rules all --priority 100 --source-ranges {}",
+                sh(name),
+                network.map_or_else(|| "<network>".to_string(), sh),
+                sh(&format!("{ip}/32"))
+            )
+        };
+        let command = if networks.is_empty() {
+            rule(None)
+        } else {
+            networks.iter().map(|n| rule(Some(n))).collect::<Vec<_>>().join(" && ")
+        };
         steps.push(Step {
             action: format!("Block {ip} at the VPC firewall (it stops requests to the VMs, such as the SSRF that took the token; not its use of Google APIs, which only disabling the account does)"),
-            command: Some(format!(
-                "gcloud compute firewall-rules create {} --project {project} --network <network> --direction INGRESS --action DENY --rules all --priority 100 --source-ranges {}",
-                sh(&format!("credtrail-block-{}", ip.replace([':', '.'], "-"))),
-                sh(&format!("{ip}/32"))
-            )),
+            command: Some(command),
             breaks: "every request from that address, including any legitimate user behind it".into(),
         });
     }
@@ -630,6 +655,41 @@ mod tests {
             let aws = command(&alerts);
             assert!(aws.starts_with("aws wafv2 update-ip-set"), "{clouds:?}: {aws}");
         }
+    }
+
+    /// The firewall step names the VM's network from inventory (one rule per network), and keeps
+    /// the placeholder without inventory.
+    #[test]
+    fn the_gcp_firewall_rule_is_created_in_the_vms_networks() {
+        let vm = "projects/shop-prod/zones/europe-west1-b/instances/web-1";
+        let mut alert = ssrf_from("198.51.100.77", "gcp");
+        alert.rule = "gcp-vm-service-account-token-misuse";
+        alert.entities.principal = Some("sa@shop-prod.iam.gserviceaccount.com".into());
+        alert.entities.instance = Some(vm.into());
+        let command = |networks: &[&str]| {
+            let inventory = Inventory::from_facts(&[Fact::CloudVm {
+                provider: credtrail_event::Provider::Gcp,
+                id: vm.into(),
+                account: Some("shop-prod".into()),
+                identities: vec!["sa@shop-prod.iam.gserviceaccount.com".into()],
+                private_ips: Vec::new(),
+                public_ips: Vec::new(),
+                networks: networks.iter().map(|n| n.to_string()).collect(),
+            }]);
+            let steps = plan(&[&alert], &Facts::default(), Some(&inventory));
+            let step = steps.iter().find(|s| s.action.contains("VPC firewall")).unwrap();
+            step.command.clone().unwrap()
+        };
+        let one = command(&["default"]);
+        assert!(one.contains("--network 'default'") && !one.contains("&&"), "{one}");
+        let two = command(&["default", "prod-vpc"]);
+        assert_eq!(two.matches("gcloud compute firewall-rules create").count(), 2, "{two}");
+        assert!(
+            two.contains("'credtrail-block-198-51-100-77-prod-vpc' --project 'shop-prod' --network 'prod-vpc'"),
+            "{two}"
+        );
+        let none = command(&[]);
+        assert!(none.contains("--network <network>"), "{none}");
     }
 
     #[test]

@@ -88,5 +88,6 @@ fn vm(v: &Value) -> Result<Fact, Failure> {
         identities,
         private_ips: ips("privateIps"),
         public_ips: ips("publicIps"),
+        networks: Vec::new(),
     })
 }

@@ -66,8 +66,17 @@ fn vm(v: &Value) -> Result<Fact, Failure> {
     let ip = |v: &Value, key: &str| text(v, key).and_then(|s| s.parse::<IpAddr>().ok());
     let mut private_ips = Vec::new();
     let mut public_ips = Vec::new();
+    let mut networks = Vec::new();
     for nic in items(v, "networkInterfaces") {
         private_ips.extend(ip(nic, "networkIP"));
+        // `https://www.googleapis.com/compute/v1/projects/P/global/networks/NAME`; only a name
+        // Compute Engine accepts goes on: it ends up in a command an analyst pastes.
+        networks.extend(
+            text(nic, "network")
+                .and_then(|url| url.rsplit('/').next())
+                .filter(|name| is_resource_name(name))
+                .map(str::to_string),
+        );
         for access in items(nic, "accessConfigs") {
             public_ips.extend(ip(access, "natIP"));
         }
@@ -85,6 +94,8 @@ fn vm(v: &Value) -> Result<Fact, Failure> {
         .collect();
     identities.sort();
     identities.dedup();
+    networks.sort();
+    networks.dedup();
     Ok(Fact::CloudVm {
         provider: Provider::Gcp,
         id,
@@ -92,5 +103,33 @@ fn vm(v: &Value) -> Result<Fact, Failure> {
         identities,
         private_ips,
         public_ips,
+        networks,
     })
+}
+
+/// A Compute Engine resource name (RFC 1035 label: `[a-z]([-a-z0-9]*[a-z0-9])?`, at most 63).
+fn is_resource_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    (1..=63).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.last() != Some(&b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_resource_name;
+
+    /// A network name goes into a pasted command: only names Compute Engine itself accepts.
+    #[test]
+    fn only_compute_engine_names_are_network_names() {
+        for good in ["default", "prod-vpc", "a", "vpc-2"] {
+            assert!(is_resource_name(good), "{good}");
+        }
+        let long = "a".repeat(64);
+        for bad in ["", "Default", "1net", "net-", "net work", "x';rm -rf /'", long.as_str()] {
+            assert!(!is_resource_name(bad), "{bad}");
+        }
+    }
 }
