@@ -271,28 +271,8 @@ impl CloudRanges {
             out.extend_from_slice(&link.label.to_le_bytes());
             out.extend_from_slice(&link.next.to_le_bytes());
         }
-        out.push(self.v4.len() as u8);
-        for (&len, table) in &self.v4 {
-            let mut rows: Vec<(u32, u32)> = table.iter().map(|(&k, &v)| (k, v)).collect();
-            rows.sort_unstable();
-            out.push(len);
-            out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
-            for (net, head) in rows {
-                out.extend_from_slice(&net.to_le_bytes());
-                out.extend_from_slice(&head.to_le_bytes());
-            }
-        }
-        out.push(self.v6.len() as u8);
-        for (&len, table) in &self.v6 {
-            let mut rows: Vec<(u128, u32)> = table.iter().map(|(&k, &v)| (k, v)).collect();
-            rows.sort_unstable();
-            out.push(len);
-            out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
-            for (net, head) in rows {
-                out.extend_from_slice(&net.to_le_bytes());
-                out.extend_from_slice(&head.to_le_bytes());
-            }
-        }
+        write_tables(&mut out, &self.v4);
+        write_tables(&mut out, &self.v6);
         out
     }
 
@@ -331,38 +311,75 @@ impl CloudRanges {
             }
             ranges.links.push(link);
         }
-        for _ in 0..r.u8()? {
-            let (len, rows) = (r.u8()?, r.u32()? as usize);
-            if len > 32 {
-                return None;
-            }
-            let mut table = HashMap::with_capacity(rows.min(bytes.len() / 8));
-            for _ in 0..rows {
-                let (net, head) = (r.u32()?, r.u32()?);
-                if head as usize >= links {
-                    return None;
-                }
-                table.insert(net, head);
-            }
-            ranges.v4.insert(len, table);
-        }
-        for _ in 0..r.u8()? {
-            let (len, rows) = (r.u8()?, r.u32()? as usize);
-            if len > 128 {
-                return None;
-            }
-            let mut table = HashMap::with_capacity(rows.min(bytes.len() / 20));
-            for _ in 0..rows {
-                let (net, head) = (r.u128()?, r.u32()?);
-                if head as usize >= links {
-                    return None;
-                }
-                table.insert(net, head);
-            }
-            ranges.v6.insert(len, table);
-        }
+        ranges.v4 = read_tables(&mut r, links)?;
+        ranges.v6 = read_tables(&mut r, links)?;
         (r.at == bytes.len()).then_some(ranges)
     }
+}
+
+/// A prefix table's key: an IPv4 or IPv6 network as a number.
+trait NetworkKey: Copy + Ord + std::hash::Hash {
+    const BITS: u8;
+    fn put(self, out: &mut Vec<u8>);
+    fn get(r: &mut Reader<'_>) -> Option<Self>;
+}
+
+impl NetworkKey for u32 {
+    const BITS: u8 = 32;
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn get(r: &mut Reader<'_>) -> Option<Self> {
+        r.u32()
+    }
+}
+
+impl NetworkKey for u128 {
+    const BITS: u8 = 128;
+    fn put(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.to_le_bytes());
+    }
+    fn get(r: &mut Reader<'_>) -> Option<Self> {
+        r.u128()
+    }
+}
+
+/// One family's tables: their count, then per prefix length the length, the row count and the
+/// rows (network, first link) sorted by network.
+fn write_tables<K: NetworkKey>(out: &mut Vec<u8>, tables: &BTreeMap<u8, HashMap<K, u32>>) {
+    out.push(tables.len() as u8);
+    for (&len, table) in tables {
+        let mut rows: Vec<(K, u32)> = table.iter().map(|(&k, &v)| (k, v)).collect();
+        rows.sort_unstable();
+        out.push(len);
+        out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+        for (net, head) in rows {
+            net.put(out);
+            out.extend_from_slice(&head.to_le_bytes());
+        }
+    }
+}
+
+/// What [`write_tables`] wrote, checked: lengths within the family, links within `links`.
+fn read_tables<K: NetworkKey>(r: &mut Reader<'_>, links: usize) -> Option<BTreeMap<u8, HashMap<K, u32>>> {
+    let mut tables = BTreeMap::new();
+    for _ in 0..r.u8()? {
+        let (len, rows) = (r.u8()?, r.u32()? as usize);
+        if len > K::BITS {
+            return None;
+        }
+        // Capacity from the bytes left, not from a count that may lie.
+        let mut table = HashMap::with_capacity(rows.min(r.bytes.len().saturating_sub(r.at) / 8));
+        for _ in 0..rows {
+            let (net, head) = (K::get(r)?, r.u32()?);
+            if head as usize >= links {
+                return None;
+            }
+            table.insert(net, head);
+        }
+        tables.insert(len, table);
+    }
+    Some(tables)
 }
 
 /// Reads [`CloudRanges::to_bytes`]'s fields in order; `None` past the end.
