@@ -4,6 +4,11 @@
 //! command sent to the instance) and what the instance's metadata posture became. Not a
 //! detector: it raises nothing.
 //!
+//! GCP and Azure VM identities have no key: the calls a VM's metadata-service token made (as each
+//! cloud's VM-identity rule recognises them, `vm_identity::token_identity`) are tallied under the
+//! identity itself (a service account's email, a managed identity), with the cloud's own method
+//! and operation names and purposes (`credtrail_event::vm_cloud_purpose`).
+//!
 //! Memory: one record per workload access key (a tally per source and action, which stays small
 //! for a workload: a few addresses, tens of actions) and per instance that was sent a command or
 //! had its metadata options changed. Lists of individual calls are capped at [`LIST_CAP`], keeping
@@ -152,7 +157,11 @@ impl FollowedCall {
     fn of(event: &Event, call: &CloudApiCall) -> FollowedCall {
         FollowedCall {
             time: event.time,
-            action: call.qualified_action(),
+            action: if call.provider == credtrail_event::Provider::Aws {
+                call.qualified_action()
+            } else {
+                call.action.clone()
+            },
             target: call.target.clone(),
             source: call.source.clone().unwrap_or(SourceAddress::Missing),
             actor: call.identity.arn.clone(),
@@ -225,7 +234,7 @@ pub struct Tally {
     pub count: u64,
     pub denied: u64,
     /// Calls CloudTrail marks `readOnly: false` (they change something); a call without the
-    /// field is not counted (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html).
+    /// field is not counted (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-event-reference-record-contents.html>).
     pub writes: u64,
     pub first: Timestamp,
     pub last: Timestamp,
@@ -249,7 +258,7 @@ pub struct Reads {
     pub bytes: u64,
 }
 
-/// Everything one workload credential (an access key) did.
+/// Everything one workload credential (an access key; a GCP or Azure VM identity) did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CredentialActivity {
     pub first: Timestamp,
@@ -353,6 +362,10 @@ impl Activity {
             self.networks.observe(ip, event.time);
         }
         if call.provider != credtrail_event::Provider::Aws {
+            // A GCP or Azure VM identity's token has no key: the identity is the credential.
+            if let Some(identity) = crate::vm_identity::token_identity(call) {
+                self.tally(&identity, event, call, call.purpose());
+            }
             return;
         }
         if let Some(issued) = &call.issued_credential {
@@ -390,6 +403,12 @@ impl Activity {
         let Some(key) = call.identity.access_key.as_deref() else {
             return;
         };
+        self.tally(key, event, call, purpose);
+    }
+
+    /// Counts one call of the workload credential `key` (an access key; a GCP or Azure VM
+    /// identity) and keeps what it read, changed and commanded.
+    fn tally(&mut self, key: &str, event: &Event, call: &CloudApiCall, purpose: Option<Purpose>) {
         let record = match self.credentials.get_mut(key) {
             Some(record) => record,
             None => self
@@ -409,7 +428,13 @@ impl Activity {
             Some(actions) => actions,
             None => record.calls.entry(source.clone()).or_default(),
         };
-        let action = call.qualified_action_in(&mut self.scratch);
+        // AWS actions are named `iam:ListRoles`; GCP methods and Azure operations already say
+        // their service.
+        let action = if call.provider == credtrail_event::Provider::Aws {
+            call.qualified_action_in(&mut self.scratch)
+        } else {
+            call.action.as_str()
+        };
         let denied = u64::from(call.is_access_denied());
         let writes = u64::from(call.read_only == Some(false));
         match actions.get_mut(action) {
@@ -564,6 +589,61 @@ mod tests {
             },
             body,
         }
+    }
+
+    fn gcp_call(minute: i64, method: &str, kind: Option<IdentityKind>, who: &str) -> Event {
+        event(
+            minute,
+            0,
+            Body::CloudApiCall(Box::new(CloudApiCall {
+                provider: credtrail_event::Provider::Gcp,
+                service: "storage.googleapis.com".into(),
+                action: method.into(),
+                identity: Identity {
+                    kind,
+                    arn: Some(who.into()),
+                    ..Default::default()
+                },
+                source: Some(SourceAddress::classify("198.51.100.77")),
+                target: Some("projects/_/buckets/exports/objects/customers.csv".into()),
+                ..Default::default()
+            })),
+        )
+    }
+
+    /// A GCP VM's service account token has no key: its calls are tallied under the account, with
+    /// GCP's own method names, so an incident's T2 facts list what the stolen token read. A
+    /// person's calls are not a workload credential's.
+    #[test]
+    fn a_gcp_vm_tokens_calls_are_tallied_under_its_service_account() {
+        let sa = "123456789012-compute@developer.gserviceaccount.com";
+        let mut activity = Activity::default();
+        activity.observe(&gcp_call(
+            0,
+            "storage.objects.get",
+            Some(IdentityKind::GcpServiceAccount),
+            sa,
+        ));
+        activity.observe(&gcp_call(
+            1,
+            "storage.objects.list",
+            Some(IdentityKind::GcpServiceAccount),
+            sa,
+        ));
+        activity.observe(&gcp_call(2, "storage.objects.get", None, "alice@example.com"));
+        activity.finish();
+        let record = activity.credential(sa).expect("the service account's tally");
+        let actions: Vec<&str> = record
+            .calls
+            .values()
+            .flat_map(|a| a.keys())
+            .map(String::as_str)
+            .collect();
+        assert_eq!(actions, ["storage.objects.get", "storage.objects.list"]);
+        let reads: Vec<&FollowedCall> = record.reads.values().flat_map(|r| r.calls.items()).collect();
+        assert_eq!(reads.len(), 1);
+        assert_eq!(reads[0].action, "storage.objects.get");
+        assert!(activity.credential("alice@example.com").is_none());
     }
 
     fn events() -> Vec<Event> {

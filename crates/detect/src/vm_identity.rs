@@ -43,6 +43,23 @@ pub struct Spec {
     pub noun: &'static str,
 }
 
+/// Every cloud's spec, for what reads VM-identity token uses outside the detectors (the
+/// activity tally that incidents' T2 facts come from).
+static SPECS: [&Spec; 2] = [
+    &crate::rules::gcp_vm_service_account_token_misuse::SPEC,
+    &crate::rules::azure_managed_identity_token_misuse::SPEC,
+];
+
+/// The VM identity whose metadata-service token `call` used (a GCP service account's email, an
+/// Azure managed identity), by its cloud's [`Spec::token_use`]; `None` for AWS calls and for
+/// calls that were not such a token's.
+pub fn token_identity(call: &CloudApiCall) -> Option<String> {
+    SPECS
+        .iter()
+        .find(|spec| spec.provider == call.provider)
+        .and_then(|spec| (spec.token_use)(call))
+}
+
 /// A detector made of a [`Spec`]: each cloud's rule file holds its spec and one
 /// `pub const DETECTOR`, registered in `DETECTORS` like any other.
 pub struct VmIdentityRule(pub &'static Spec);

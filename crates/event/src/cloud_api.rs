@@ -309,10 +309,72 @@ pub fn purpose_of(service: &str, action: &str) -> Option<(Purpose, &'static [&'s
 }
 
 impl CloudApiCall {
-    /// See [`purpose_of`].
+    /// See [`purpose_of`] (AWS) and [`vm_cloud_purpose`] (GCP, Azure).
     pub fn purpose(&self) -> Option<Purpose> {
+        if self.provider != Provider::Aws {
+            return vm_cloud_purpose(self.provider, &self.action);
+        }
         let prefix = self.service.split('.').next().unwrap_or(&self.service);
         purpose_of(prefix, &self.action).map(|(p, _)| p)
+    }
+}
+
+/// The purpose of a GCP call (`methodName`) or an Azure operation (`operationName`, any case):
+/// the data reads, privilege changes and remote commands a stolen VM token is used for first
+/// (Cloud Audit Logs method names; Azure resource provider operations). What the call acted on
+/// is the record's own `resourceName` / `resourceId`.
+pub fn vm_cloud_purpose(provider: Provider, action: &str) -> Option<Purpose> {
+    use Purpose::*;
+    match provider {
+        Provider::Gcp => {
+            let ends = |suffix: &str| action.ends_with(suffix);
+            if action == "storage.objects.get"
+                || ends(".AccessSecretVersion")
+                || ends("KeyManagementService.Decrypt")
+                || ends("JobService.GetQueryResults")
+            {
+                Some(DataRead)
+            } else if ends(".SetIamPolicy")
+                || action == "SetIamPolicy"
+                || ends(".CreateServiceAccountKey")
+                || ends(".CreateServiceAccount")
+                || ends(".CreateRole")
+                || ends(".UpdateRole")
+                || ends(".GenerateAccessToken")
+            {
+                Some(PrivilegeChange)
+            } else if ends("compute.instances.setMetadata") || ends("compute.projects.setCommonInstanceMetadata") {
+                // SSH keys written into metadata: a way onto the VMs.
+                Some(RemoteCommand)
+            } else {
+                None
+            }
+        }
+        Provider::Azure => {
+            let op = action.to_ascii_lowercase();
+            let op = op.as_str();
+            if op.ends_with("/listkeys/action")
+                || op.ends_with("/listaccountsas/action")
+                || op == "microsoft.web/sites/config/list/action"
+                || op == "microsoft.compute/disks/begingetaccess/action"
+                || op == "microsoft.compute/snapshots/begingetaccess/action"
+            {
+                Some(DataRead)
+            } else if op.starts_with("microsoft.authorization/roleassignments/write")
+                || op.starts_with("microsoft.authorization/roledefinitions/write")
+                || op.ends_with("/federatedidentitycredentials/write")
+            {
+                Some(PrivilegeChange)
+            } else if op == "microsoft.compute/virtualmachines/runcommand/action"
+                || op.starts_with("microsoft.compute/virtualmachines/runcommands/write")
+                || op.starts_with("microsoft.compute/virtualmachines/extensions/write")
+            {
+                Some(RemoteCommand)
+            } else {
+                None
+            }
+        }
+        _ => None,
     }
 }
 
@@ -343,6 +405,48 @@ pub fn is_access_denied_code(code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The GCP methods and Azure operations a stolen VM token is used for first, and look-alikes
+    /// that are not (a listing is recon, not a read; reading a secret's metadata is not its
+    /// value).
+    #[test]
+    fn gcp_and_azure_calls_have_purposes() {
+        use Purpose::*;
+        let gcp = |m: &str| vm_cloud_purpose(Provider::Gcp, m);
+        assert_eq!(gcp("storage.objects.get"), Some(DataRead));
+        assert_eq!(
+            gcp("google.cloud.secretmanager.v1.SecretManagerService.AccessSecretVersion"),
+            Some(DataRead)
+        );
+        assert_eq!(
+            gcp("google.iam.admin.v1.CreateServiceAccountKey"),
+            Some(PrivilegeChange)
+        );
+        assert_eq!(gcp("SetIamPolicy"), Some(PrivilegeChange));
+        assert_eq!(gcp("v1.compute.instances.setMetadata"), Some(RemoteCommand));
+        assert_eq!(gcp("storage.objects.list"), None);
+        assert_eq!(
+            gcp("google.cloud.secretmanager.v1.SecretManagerService.GetSecret"),
+            None
+        );
+        let azure = |op: &str| vm_cloud_purpose(Provider::Azure, op);
+        assert_eq!(
+            azure("MICROSOFT.STORAGE/STORAGEACCOUNTS/LISTKEYS/ACTION"),
+            Some(DataRead)
+        );
+        assert_eq!(azure("Microsoft.Compute/disks/beginGetAccess/action"), Some(DataRead));
+        assert_eq!(
+            azure("Microsoft.Authorization/roleAssignments/write"),
+            Some(PrivilegeChange)
+        );
+        assert_eq!(
+            azure("Microsoft.Compute/virtualMachines/runCommand/action"),
+            Some(RemoteCommand)
+        );
+        assert_eq!(azure("Microsoft.Storage/storageAccounts/read"), None);
+        // AWS names mean nothing to the other clouds' table, and the reverse.
+        assert_eq!(vm_cloud_purpose(Provider::Aws, "storage.objects.get"), None);
+    }
 
     #[test]
     fn source_address_tells_addresses_from_service_names() {

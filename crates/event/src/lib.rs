@@ -17,8 +17,8 @@ pub mod time;
 pub mod workload;
 
 pub use cloud_api::{
-    purpose_of, CloudApiCall, Identity, IdentityKind, IssuedCredential, MetadataOptionsChange, Purpose, SourceAddress,
-    MANAGED_IDENTITY_SIGN_IN,
+    purpose_of, vm_cloud_purpose, CloudApiCall, Identity, IdentityKind, IssuedCredential, MetadataOptionsChange,
+    Purpose, SourceAddress, MANAGED_IDENTITY_SIGN_IN,
 };
 pub use fact::{Fact, Inventory, ManagedPolicy, ResolvedRole, RoleDetail};
 pub use host::{ConnectHttp, FlowSensor, HostSensor, NetFlow, Process, ProcessConnect, ProcessStart};

@@ -13,7 +13,7 @@ use credtrail_detect::{Activity, Alert, Severity};
 use credtrail_event::iam::{analyse, Analysis};
 use credtrail_event::{Inventory, Origin, SourceAddress, Timestamp};
 
-use crate::ATTACKER_RULES;
+use crate::{ATTACKER_RULES, VM_IDENTITY_RULES};
 
 /// How long before the first alert a command sent to the instance is part of the story: the SSM
 /// command that read the credential comes minutes before the credential's first use elsewhere.
@@ -339,7 +339,15 @@ pub fn gather(group: &[&Alert], activity: Option<&Activity>, inventory: Option<&
         .filter(|a| ATTACKER_RULES.contains(&a.rule))
         .filter_map(|a| a.entities.source_ip.clone())
         .collect();
-    let keys: BTreeSet<&str> = group.iter().filter_map(|a| a.entities.access_key.as_deref()).collect();
+    // AWS credentials by access key; a GCP or Azure VM identity's tokens by the identity (the
+    // alert's principal), as the activity tally keeps them.
+    let keys: BTreeSet<&str> = group
+        .iter()
+        .filter_map(|a| match VM_IDENTITY_RULES.contains(&a.rule) {
+            true => a.entities.principal.as_deref(),
+            false => a.entities.access_key.as_deref(),
+        })
+        .collect();
     let instances: BTreeSet<String> = group
         .iter()
         .filter_map(|a| a.entities.instance.as_deref())
@@ -432,7 +440,7 @@ pub fn gather(group: &[&Alert], activity: Option<&Activity>, inventory: Option<&
             let name = read.target.clone().unwrap_or_else(|| read.action.clone());
             match read.action.as_str() {
                 "s3:GetObject" => {}
-                a if a.starts_with("secretsmanager:") => {
+                a if a.starts_with("secretsmanager:") || a.ends_with(".AccessSecretVersion") => {
                     secrets.insert(name);
                 }
                 a if a.starts_with("ssm:") => {

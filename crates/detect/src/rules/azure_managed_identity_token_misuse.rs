@@ -18,7 +18,7 @@ pub static META: RuleMeta = RuleMeta {
     explain: include_str!("azure_managed_identity_token_misuse.md"),
 };
 
-static SPEC: Spec = Spec {
+pub(crate) static SPEC: Spec = Spec {
     provider: Provider::Azure,
     meta: &META,
     token_use,

@@ -18,7 +18,7 @@ pub static META: RuleMeta = RuleMeta {
     explain: include_str!("gcp_vm_service_account_token_misuse.md"),
 };
 
-static SPEC: Spec = Spec {
+pub(crate) static SPEC: Spec = Spec {
     provider: Provider::Gcp,
     meta: &META,
     token_use,
