@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use credtrail_detect::Alert;
-use credtrail_event::Inventory;
+use credtrail_event::workload::classify_assumed_role_arn;
+use credtrail_event::{Inventory, WorkloadKind};
 
 use crate::facts::Facts;
 use crate::{ATTACKER_RULES, VM_IDENTITY_RULES};
@@ -63,6 +64,15 @@ pub fn plan(group: &[&Alert], facts: &Facts, inventory: Option<&Inventory>) -> V
     let mut steps = Vec::new();
     if credential_used {
         for role in &roles {
+            let renews = match role_workload(group, role) {
+                Some(WorkloadKind::EcsTask) => {
+                    "the task's current session: the ECS agent hands the task new credentials from 169.254.170.2 within minutes"
+                }
+                Some(WorkloadKind::EksPod) => {
+                    "the pod's current session: the EKS Pod Identity agent hands it new credentials within minutes"
+                }
+                _ => "the workload's current session: the instance fetches a new one from IMDS within minutes",
+            };
             steps.push(Step {
                 action: format!(
                     "Revoke every session of role {role} issued before {last} (the last evidence): stolen temporary credentials stay valid until they expire"
@@ -71,7 +81,7 @@ pub fn plan(group: &[&Alert], facts: &Facts, inventory: Option<&Inventory>) -> V
                     "aws iam put-role-policy --role-name {} --policy-name credtrail-revoke-older-sessions --policy-document '{{\"Version\":\"2012-10-17\",\"Statement\":[{{\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",\"Condition\":{{\"DateLessThan\":{{\"aws:TokenIssueTime\":\"{last}\"}}}}}}]}}'",
                     sh(role)
                 )),
-                breaks: "the workload's current session: the instance fetches a new one from IMDS within minutes".into(),
+                breaks: renews.into(),
             });
         }
     }
@@ -92,7 +102,12 @@ pub fn plan(group: &[&Alert], facts: &Facts, inventory: Option<&Inventory>) -> V
     if credential_used {
         let network = inventory.map(|inv| own_network(inv, &instances)).unwrap_or_default();
         for role in &roles {
-            steps.push(bind_to_network(role, &network));
+            match role_workload(group, role) {
+                Some(kind @ (WorkloadKind::EcsTask | WorkloadKind::EksPod)) => {
+                    steps.push(bind_container_role_to_network(role, kind))
+                }
+                _ => steps.push(bind_to_network(role, &network)),
+            }
         }
     }
     for ip in &outside {
@@ -238,6 +253,50 @@ fn edge_block(ip: &str, cloud: Option<&str>) -> Step {
         action,
         command: Some(command),
         breaks: "every request from that address, including any legitimate user behind it".into(),
+    }
+}
+
+/// The kind of workload whose sessions of `role` the alerts name, when they agree (a role used
+/// both as an instance profile and as a task role keeps the instance wording).
+fn role_workload(group: &[&Alert], role: &str) -> Option<WorkloadKind> {
+    let mut kinds = group
+        .iter()
+        .filter(|a| a.entities.role.as_deref() == Some(role))
+        .filter_map(|a| a.entities.principal.as_deref())
+        .filter_map(classify_assumed_role_arn)
+        .map(|w| w.kind);
+    let first = kinds.next()?;
+    kinds.all(|k| k == first).then_some(first)
+}
+
+/// [`bind_to_network`] for an ECS task role or an EKS Pod Identity role. Their sessions carry
+/// no `ec2:SourceInstanceARN`, and only the tasks or pods assume these roles (their trust
+/// policies name `ecs-tasks.amazonaws.com` or `pods.eks.amazonaws.com`), so the deny is on the
+/// role's every call from outside its network. Inventory of instances does not say where tasks
+/// and pods run: the command holds placeholders for the cluster's VPC and NAT egress addresses.
+fn bind_container_role_to_network(role: &str, kind: WorkloadKind) -> Step {
+    let (who, network) = match kind {
+        WorkloadKind::EksPod => ("pods", "the cluster's VPC and NAT gateway addresses"),
+        _ => ("tasks", "the cluster's or service's VPC and NAT gateway addresses"),
+    };
+    let document = concat!(
+        "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Sid\":\"CredtrailBindToNetwork\",\"Effect\":\"Deny\",\"Action\":\"*\",\"Resource\":\"*\",",
+        "\"Condition\":{\"StringNotEqualsIfExists\":{\"aws:SourceVpc\":[\"<vpc-id>\"]},",
+        "\"NotIpAddressIfExists\":{\"aws:SourceIp\":[\"<nat-egress-ip>/32\"]},",
+        "\"BoolIfExists\":{\"aws:ViaAWSService\":\"false\"}}}]}"
+    );
+    Step {
+        action: format!(
+            "Bind role {role} to its network so a copied credential is useless elsewhere: deny its calls whose aws:SourceVpc and aws:SourceIp are not {network} (fill in <vpc-id> and <nat-egress-ip>; the {who}' sessions carry no instance ARN to narrow the deny to)"
+        ),
+        command: Some(format!(
+            "aws iam put-role-policy --role-name {} --policy-name credtrail-bind-to-network --policy-document {}",
+            sh(role),
+            sh(document)
+        )),
+        breaks: format!(
+            "every call with this role from anywhere but the networks you list, the {who}' own included if they reach AWS another way (a proxy, another VPC); anything else that assumes the role is denied too"
+        ),
     }
 }
 
@@ -690,6 +749,57 @@ mod tests {
         );
         let none = command(&[]);
         assert!(none.contains("--network <network>"), "{none}");
+    }
+
+    fn exfiltration(principal: &str, role: &str) -> Alert {
+        let mut alert = ssrf_from("45.134.26.9", "aws");
+        alert.rule = "instance-credential-exfiltration";
+        alert.entities.principal = Some(principal.into());
+        alert.entities.role = Some(role.into());
+        alert
+    }
+
+    /// An ECS task or EKS pod role gets a ready policy that does not lean on
+    /// `ec2:SourceInstanceARN` (its sessions have none, so the EC2 policy would deny nothing),
+    /// with placeholders for the network inventory cannot name; its revocation says who renews
+    /// the session.
+    #[test]
+    fn container_roles_are_bound_and_revoked_in_their_own_terms() {
+        for (principal, renewer) in [
+            (
+                "arn:aws:sts::111122223333:assumed-role/orders-task-role/0e67a410398abff4d9db9d283c742ca1",
+                "ECS agent",
+            ),
+            (
+                "arn:aws:sts::111122223333:assumed-role/orders-task-role/eks-prod-payments-api-5f2c9a1b",
+                "EKS Pod Identity agent",
+            ),
+        ] {
+            let alert = exfiltration(principal, "orders-task-role");
+            let steps = plan(&[&alert], &Facts::default(), None);
+            let revoke = steps.iter().find(|s| s.action.starts_with("Revoke")).unwrap();
+            assert!(revoke.breaks.contains(renewer), "{}", revoke.breaks);
+            let bind = steps.iter().find(|s| s.action.starts_with("Bind")).unwrap();
+            let command = bind.command.clone().expect("a ready command");
+            assert!(!command.contains("SourceInstanceARN"), "{command}");
+            let document = command
+                .split_once("--policy-document '")
+                .unwrap()
+                .1
+                .trim_end_matches('\'')
+                .replace("<vpc-id>", "vpc-0abc")
+                .replace("<nat-egress-ip>", "52.1.2.3");
+            let policy: serde_json::Value = serde_json::from_str(&document).unwrap();
+            assert_eq!(
+                policy["Statement"][0]["Condition"]["StringNotEqualsIfExists"]["aws:SourceVpc"][0],
+                "vpc-0abc"
+            );
+        }
+        // An instance profile keeps the EC2 wording.
+        let alert = exfiltration("arn:aws:sts::111122223333:assumed-role/web/i-0a1b2c3d4e5f60718", "web");
+        let steps = plan(&[&alert], &Facts::default(), None);
+        let revoke = steps.iter().find(|s| s.action.starts_with("Revoke")).unwrap();
+        assert!(revoke.breaks.contains("IMDS"), "{}", revoke.breaks);
     }
 
     #[test]
