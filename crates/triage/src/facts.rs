@@ -128,11 +128,13 @@ impl DataAccess {
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         if self.s3_objects > 0 {
-            parts.push(format!(
-                "{} S3 object(s) ({})",
-                self.s3_objects,
-                human_bytes(self.s3_bytes)
-            ));
+            // No `bytesTransferredOut` in any read is "not logged", not "0 B": an analyst reads
+            // "0 B" as "nothing came back".
+            let size = match self.s3_bytes {
+                0 => "size not logged".to_string(),
+                bytes => human_bytes(bytes),
+            };
+            parts.push(format!("{} S3 object(s) ({size})", self.s3_objects));
         }
         if !self.secrets.is_empty() {
             parts.push(format!("secrets {}", self.secrets.join(", ")));
@@ -623,4 +625,26 @@ fn networks(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: reads whose records carry no `bytesTransferredOut` were described as "(0 B)",
+    /// which reads as "nothing came back".
+    #[test]
+    fn s3_reads_without_a_logged_size_say_so() {
+        let unsized_reads = DataAccess {
+            s3_objects: 1,
+            ..Default::default()
+        };
+        assert_eq!(unsized_reads.describe(), "1 S3 object(s) (size not logged)");
+        let sized = DataAccess {
+            s3_objects: 2,
+            s3_bytes: 2_000_000,
+            ..Default::default()
+        };
+        assert_eq!(sized.describe(), "2 S3 object(s) (2.0 MB)");
+    }
 }
