@@ -387,7 +387,13 @@ fn facts(report: &Report<'_>, inc: &Incident) -> Markup {
                 }
             }
             @if !c.reads.is_empty() {
-                h4 { "Data read with " code { (t(&c.access_key)) } " (" (c.reads_total) " read(s), " (human_bytes(c.bytes_read)) ")" }
+                // Sizes only where the trail logs them (S3's `bytesTransferredOut`): "0 B" would
+                // read as "nothing came back".
+                h4 {
+                    "Data read with " code { (t(&c.access_key)) } " (" (c.reads_total) " read(s)"
+                    @if c.bytes_read > 0 { ", " (human_bytes(c.bytes_read)) }
+                    ")"
+                }
                 (calls_table(report, &c.reads))
             }
             @if !c.privilege_changes.is_empty() {
