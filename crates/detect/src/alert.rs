@@ -138,8 +138,10 @@ impl Alert {
         self.id() == other.id() && strip(self) == strip(other)
     }
 
-    /// Takes `other`'s evidence (see [`Alert::same_finding`]): the records of both, sorted and
-    /// capped as a detector caps them, and both counts.
+    /// Takes `other`'s evidence (see [`Alert::same_finding`]): the records of both in file
+    /// order, as `Evidence::origins` lists them, at most [`crate::evidence::EVIDENCE_CAP`] (the
+    /// first in file order: both lists were already the earliest of their records), and both
+    /// counts.
     pub fn absorb(&mut self, other: Alert) {
         self.evidence.extend(other.evidence);
         self.evidence.sort();

@@ -166,9 +166,8 @@ impl Engine {
         alerts.sort_by_cached_key(|a| a.sort_key());
         // One finding made twice from copies of the same records (one log under two paths) is
         // one alert with the evidence of both: two alerts would share an id.
-        let mut alerts = alerts.into_iter();
         let mut kept: Vec<Alert> = Vec::with_capacity(alerts.len());
-        for alert in alerts.by_ref() {
+        for alert in alerts {
             match kept.last_mut() {
                 Some(last) if last.same_finding(&alert) => last.absorb(alert),
                 _ => kept.push(alert),
