@@ -157,11 +157,7 @@ impl FollowedCall {
     fn of(event: &Event, call: &CloudApiCall) -> FollowedCall {
         FollowedCall {
             time: event.time,
-            action: if call.provider == credtrail_event::Provider::Aws {
-                call.qualified_action()
-            } else {
-                call.action.clone()
-            },
+            action: call.action_name(),
             target: call.target.clone(),
             source: call.source.clone().unwrap_or(SourceAddress::Missing),
             actor: call.identity.arn.clone(),
@@ -428,13 +424,7 @@ impl Activity {
             Some(actions) => actions,
             None => record.calls.entry(source.clone()).or_default(),
         };
-        // AWS actions are named `iam:ListRoles`; GCP methods and Azure operations already say
-        // their service.
-        let action = if call.provider == credtrail_event::Provider::Aws {
-            call.qualified_action_in(&mut self.scratch)
-        } else {
-            call.action.as_str()
-        };
+        let action = call.action_name_in(&mut self.scratch);
         let denied = u64::from(call.is_access_denied());
         let writes = u64::from(call.read_only == Some(false));
         match actions.get_mut(action) {

@@ -216,6 +216,23 @@ impl CloudApiCall {
         text
     }
 
+    /// How incidents name the call: `iam:ListRoles` for AWS; a GCP method or an Azure operation
+    /// as logged, since those already say their service.
+    pub fn action_name(&self) -> String {
+        let mut text = String::new();
+        self.action_name_in(&mut text).to_string()
+    }
+
+    /// [`CloudApiCall::action_name`] borrowing `buf` for the AWS form (see
+    /// [`CloudApiCall::qualified_action_in`]).
+    pub fn action_name_in<'b>(&'b self, buf: &'b mut String) -> &'b str {
+        if self.provider == Provider::Aws {
+            self.qualified_action_in(buf)
+        } else {
+            &self.action
+        }
+    }
+
     /// [`CloudApiCall::qualified_action`] written into `buf` (cleared first): detectors that look
     /// at every call reuse one buffer instead of allocating a string per call.
     pub fn qualified_action_in<'b>(&self, buf: &'b mut String) -> &'b str {
