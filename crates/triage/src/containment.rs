@@ -234,7 +234,7 @@ fn attacked_cloud<'a>(group: &[&'a Alert], ip: &str) -> Option<&'a str> {
 /// name only Google Cloud or only Azure).
 fn edge_block(ip: &str, cloud: Option<&str>) -> Step {
     let name = sh(&format!("credtrail-block-{}", ip.replace([':', '.'], "-")));
-    let range = sh(&format!("{ip}/32"));
+    let range = sh(&host_range(ip));
     let (action, command) = match cloud {
         Some("gcp") => (
             format!("Block {ip} at the edge (Cloud Armor security policy of the load balancer, or a VPC firewall rule)"),
@@ -297,6 +297,16 @@ fn bind_container_role_to_network(role: &str, kind: WorkloadKind) -> Step {
         breaks: format!(
             "every call with this role from anywhere but the networks you list, the {who}' own included if they reach AWS another way (a proxy, another VPC); anything else that assumes the role is denied too"
         ),
+    }
+}
+
+/// One address as a prefix a firewall takes: `/32` for IPv4, `/128` for IPv6 (an IPv6 `/32`
+/// would block a whole provider).
+fn host_range(ip: &str) -> String {
+    if ip.contains(':') {
+        format!("{ip}/128")
+    } else {
+        format!("{ip}/32")
     }
 }
 
@@ -415,7 +425,7 @@ fn gcp_steps(group: &[&Alert], inventory: Option<&Inventory>) -> Vec<Step> {
                 "gcloud compute firewall-rules create {} --project {project} --network {} --direction INGRESS --action DENY --rules all --priority 100 --source-ranges {}",
                 sh(name),
                 network.map_or_else(|| "<network>".to_string(), sh),
-                sh(&format!("{ip}/32"))
+                sh(&host_range(ip))
             )
         };
         let command = if networks.is_empty() {
@@ -489,7 +499,7 @@ fn azure_steps(group: &[&Alert]) -> Vec<Step> {
                 "az network nsg rule create --resource-group {} --nsg-name <nsg> --name {} --priority 100 --direction Inbound --access Deny --protocol '*' --destination-port-ranges '*' --source-address-prefixes {}",
                 sh(group_name),
                 sh(&format!("credtrail-block-{}", ip.replace([':', '.'], "-"))),
-                sh(&format!("{ip}/32"))
+                sh(&host_range(ip))
             )),
             breaks: "every request from that address, including any legitimate user behind it".into(),
         });
@@ -800,6 +810,21 @@ mod tests {
         let steps = plan(&[&alert], &Facts::default(), None);
         let revoke = steps.iter().find(|s| s.action.starts_with("Revoke")).unwrap();
         assert!(revoke.breaks.contains("IMDS"), "{}", revoke.breaks);
+    }
+
+    /// Regression: an IPv6 attacker was blocked as `ADDR/32`, a prefix of 2^96 addresses.
+    #[test]
+    fn an_ipv6_attacker_is_blocked_as_one_address() {
+        for cloud in ["aws", "gcp", "azure"] {
+            let alert = ssrf_from("2001:db8:7::66", cloud);
+            let steps = plan(&[&alert], &Facts::default(), None);
+            let step = steps
+                .iter()
+                .find(|s| s.action.starts_with("Block 2001:db8:7::66"))
+                .unwrap();
+            let command = step.command.clone().unwrap();
+            assert!(command.contains("'2001:db8:7::66/128'"), "{cloud}: {command}");
+        }
     }
 
     #[test]
