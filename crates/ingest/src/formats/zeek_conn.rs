@@ -44,9 +44,7 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::web_access::{is_blank, lines};
-use super::zeek_http::{
-    decode_json, ip, json_time, malformed, number, parse_epoch, split, text, Failure, Header, Scalar,
-};
+use super::zeek_http::{decode_json, ip, json_time, malformed, number, text, tsv_fields, Failure, Header, Scalar};
 use super::{Format, ParsedFile};
 use crate::diagnostic::{excerpt, Reason};
 
@@ -252,25 +250,8 @@ fn tsv_record(header: &Header, columns: Option<&Columns>, raw: &[u8]) -> Result<
     if !block_is_conn(header) {
         return Ok(None);
     }
-    if std::str::from_utf8(raw).is_err() {
-        return Err((
-            Reason::InvalidUtf8,
-            "line holds bytes that are not UTF-8; Zeek escapes such bytes, so the file is damaged".to_string(),
-        ));
-    }
-    let fields: Vec<&[u8]> = split(raw, &header.separator).collect();
-    if fields.len() != columns.count {
-        return Err(malformed(format!(
-            "{} fields where `#fields` declares {}",
-            fields.len(),
-            columns.count
-        )));
-    }
+    let (fields, time) = tsv_fields(header, columns.count, columns.ts, raw)?;
     let get = |at: Option<usize>| at.and_then(|i| text(header, fields[i]));
-    let Some(ts) = get(columns.ts) else {
-        return Err(malformed("record has no ts"));
-    };
-    let time = parse_epoch(&ts).ok_or_else(|| (Reason::BadTimestamp, format!("cannot read ts {ts:?}")))?;
     let flow = flow(Values {
         orig_h: get(columns.orig_h),
         orig_p: get(columns.orig_p),

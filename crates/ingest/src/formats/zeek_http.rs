@@ -298,6 +298,34 @@ fn hex(b: &u8) -> Option<u8> {
 
 /// One TSV field's text: `None` when unset; unescaped; kept as logged when unescaping yields
 /// bytes that are not UTF-8.
+/// A TSV data line's fields, checked as every Zeek log's are (UTF-8, as many as `#fields`
+/// declares), and its `ts` column read as the record's time.
+pub(super) fn tsv_fields<'a>(
+    header: &'a Header,
+    count: usize,
+    ts: Option<usize>,
+    raw: &'a [u8],
+) -> Result<(Vec<&'a [u8]>, Timestamp), Failure> {
+    if std::str::from_utf8(raw).is_err() {
+        return Err((
+            Reason::InvalidUtf8,
+            "line holds bytes that are not UTF-8; Zeek escapes such bytes, so the file is damaged".to_string(),
+        ));
+    }
+    let fields: Vec<&[u8]> = split(raw, &header.separator).collect();
+    if fields.len() != count {
+        return Err(malformed(format!(
+            "{} fields where `#fields` declares {count}",
+            fields.len()
+        )));
+    }
+    let Some(ts) = ts.and_then(|i| text(header, fields[i])) else {
+        return Err(malformed("record has no ts"));
+    };
+    let time = parse_epoch(&ts).ok_or_else(|| (Reason::BadTimestamp, format!("cannot read ts {ts:?}")))?;
+    Ok((fields, time))
+}
+
 pub(super) fn text(header: &Header, raw: &[u8]) -> Option<String> {
     if raw == header.unset.as_slice() {
         return None;
@@ -321,25 +349,8 @@ fn tsv_record(header: &Header, raw: &[u8]) -> Result<Parsed, Failure> {
     if !header.is_http() {
         return Ok(None);
     }
-    if std::str::from_utf8(raw).is_err() {
-        return Err((
-            Reason::InvalidUtf8,
-            "line holds bytes that are not UTF-8; Zeek escapes such bytes, so the file is damaged".to_string(),
-        ));
-    }
-    let fields: Vec<&[u8]> = split(raw, &header.separator).collect();
-    if fields.len() != columns.count {
-        return Err(malformed(format!(
-            "{} fields where `#fields` declares {}",
-            fields.len(),
-            columns.count
-        )));
-    }
+    let (fields, time) = tsv_fields(header, columns.count, columns.ts, raw)?;
     let get = |at: Option<usize>| at.and_then(|i| text(header, fields[i]));
-    let Some(ts) = get(columns.ts) else {
-        return Err(malformed("record has no ts"));
-    };
-    let time = parse_epoch(&ts).ok_or_else(|| (Reason::BadTimestamp, format!("cannot read ts {ts:?}")))?;
     let mut request = HttpRequest::new(HttpSensor::NetworkSensor, get(columns.uri).unwrap_or_default());
     request.client = ip(get(columns.orig_h), "id.orig_h")?;
     request.server = ip(get(columns.resp_h), "id.resp_h")?;
