@@ -38,7 +38,7 @@ use serde_json::{Map, Value};
 use super::auditd::{EINPROGRESS, UNSET};
 use super::laurel::json_object;
 use super::{Format, ParsedFile};
-use crate::diagnostic::{excerpt, Reason};
+use crate::diagnostic::Reason;
 use crate::json_stream::{json_lines, skip_ws};
 
 pub struct Falco;
@@ -86,32 +86,11 @@ impl Format for Falco {
     }
 
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
-        let mut index = 0u64;
-        for span in json_lines(buf, skip_ws(buf, 0)) {
-            index += 1;
-            out.records += 1;
-            let bytes = &buf[span.start..span.end];
-            let origin = Origin {
-                file,
-                line: span.line,
-                index,
-            };
-            match record(bytes, origin) {
-                Ok(Some(event)) => out.events.push(event),
-                Ok(None) => {}
-                Err((reason, detail)) => out.diagnose(
-                    (file, span.line, Some(index)),
-                    NAME,
-                    reason,
-                    detail,
-                    Some(excerpt(bytes)),
-                ),
-            }
-        }
+        super::json_records::json_line_events(buf, file, NAME, out, record);
     }
 }
 
-type Failure = (Reason, String);
+use super::json_records::Failure;
 
 fn missing(detail: impl Into<String>) -> Failure {
     (Reason::MissingField, detail.into())

@@ -4,15 +4,51 @@
 //! their records through this; each record comes with its start line and 1-based index, and a
 //! record that is not JSON or is cut short becomes a diagnostic while the others are still read.
 
-use credtrail_event::{FileId, Origin};
+use credtrail_event::{Event, FileId, Origin};
 use serde_json::Value;
 
 use super::ParsedFile;
 use crate::diagnostic::{excerpt, Reason};
-use crate::json_stream::{array_elements, find_top_level_array, top_level_values, LineCounter, Span, Unterminated};
+use crate::json_stream::{
+    array_elements, find_top_level_array, json_lines, skip_ws, top_level_values, LineCounter, Span, Unterminated,
+};
 
 /// Why a record was rejected: the reason and a detail naming the field.
 pub(crate) type Failure = (Reason, String);
+
+/// The loop of the host formats that write one JSON object per line (Laurel, Falco): each line
+/// is a record; `record` makes its event, or none for a line of another kind, or a failure that
+/// becomes the line's diagnostic.
+pub(crate) fn json_line_events(
+    buf: &[u8],
+    file: FileId,
+    format: &'static str,
+    out: &mut ParsedFile,
+    record: impl Fn(&[u8], Origin) -> Result<Option<Event>, Failure>,
+) {
+    let mut index = 0u64;
+    for span in json_lines(buf, skip_ws(buf, 0)) {
+        index += 1;
+        out.records += 1;
+        let bytes = &buf[span.start..span.end];
+        let origin = Origin {
+            file,
+            line: span.line,
+            index,
+        };
+        match record(bytes, origin) {
+            Ok(Some(event)) => out.events.push(event),
+            Ok(None) => {}
+            Err((reason, detail)) => out.diagnose(
+                (file, span.line, Some(index)),
+                format,
+                reason,
+                detail,
+                Some(excerpt(bytes)),
+            ),
+        }
+    }
+}
 
 /// Calls `record` on every record of `buf` (see the module documentation). `wrappers` are the
 /// keys whose array holds the records when a top-level value is an object (`records`); a
