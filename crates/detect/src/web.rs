@@ -242,6 +242,20 @@ pub struct SessionSummary {
     pub origins: Vec<Origin>,
 }
 
+impl SessionSummary {
+    /// The alert entities of a session summarised by [`summarise`]: the clouds aimed at, the
+    /// instances or load balancers reached, the client and its user agent.
+    pub fn entities(&self, session: &[Observation]) -> crate::alert::Entities {
+        crate::alert::Entities {
+            cloud: (!self.clouds.is_empty()).then(|| self.clouds.join(",")),
+            instance: (!self.victims.is_empty()).then(|| self.victims.join(",")),
+            source_ip: session.first().and_then(|o| o.client).map(|c| c.to_string()),
+            user_agent: session.iter().find_map(|o| o.user_agent.clone()),
+            ..Default::default()
+        }
+    }
+}
+
 pub fn summarise(session: &[Observation], knowledge: &Knowledge) -> SessionSummary {
     let best = session.iter().map(|o| o.outcome).max().unwrap_or(Outcome::Unknown);
     let grade = session

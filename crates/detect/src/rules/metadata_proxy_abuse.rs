@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use credtrail_event::metadata::{canonical_target, metadata_path_host};
 use credtrail_event::{Body, Event, HttpRequest, HttpSensor, MetadataTarget};
 
-use crate::alert::{Alert, Entities, Severity};
+use crate::alert::{Alert, Severity};
 use crate::engine::{Detector, Knowledge, Merge, RuleMeta};
 use crate::footprint::Footprint;
 use crate::web::{is_internal_client, session_severity, summarise, Observation, Sessions};
@@ -143,13 +143,7 @@ impl Detector for MetadataProxyAbuse {
                     "Proxy abused to reach the metadata service from {who}{via}: {}",
                     s.best.as_str()
                 ),
-                entities: Entities {
-                    cloud: (!s.clouds.is_empty()).then(|| s.clouds.join(",")),
-                    instance: (!s.victims.is_empty()).then(|| s.victims.join(",")),
-                    source_ip: client.map(|c| c.to_string()),
-                    user_agent: session.iter().find_map(|o| o.user_agent.clone()),
-                    ..Entities::default()
-                },
+                entities: s.entities(&session),
                 reasons: s.reasons,
                 evidence_total: s.origins.len() as u64,
                 evidence: s.origins,

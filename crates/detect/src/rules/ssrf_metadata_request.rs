@@ -186,13 +186,7 @@ impl Detector for SsrfMetadataRequest {
                     session.len(),
                     s.best.as_str()
                 ),
-                entities: Entities {
-                    cloud: (!s.clouds.is_empty()).then(|| s.clouds.join(",")),
-                    instance: (!s.victims.is_empty()).then(|| s.victims.join(",")),
-                    source_ip: client.map(|c| c.to_string()),
-                    user_agent: session.iter().find_map(|o| o.user_agent.clone()),
-                    ..Entities::default()
-                },
+                entities: s.entities(&session),
                 reasons: s.reasons,
                 evidence_total: s.origins.len() as u64,
                 evidence: s.origins,
