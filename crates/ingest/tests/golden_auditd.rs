@@ -2,53 +2,32 @@
 //! grouped by their `msg=audit(…)` stamp (interleaved, and the same serial on two nodes),
 //! malformed input, and the benchmark generator's audit logs.
 //!
-//! Each fixture under `testdata/formats/auditd/` is parsed with [`parse_file`] (sniffed, not
+//! Each fixture under `testdata/formats/auditd/` is parsed with `parse_file` (sniffed, not
 //! forced) and reduced to a readable digest snapshotted with `insta`; positions (`line`: 1-based
 //! line of the event's first record; `index`: 1-based ordinal of the event, events counted in the
 //! order of their first line) and the decoded values detectors rely on are also asserted.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod common;
+
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
-use credtrail_event::{Body, FileId, HostSensor, Process, ProcessConnect, ProcessStart};
-use credtrail_ingest::decode::DEFAULT_CAP;
+use common::{diagnostic_positions, event_positions, opt, parse, quoted, repo, shared};
+use credtrail_event::{Body, HostSensor, Process, ProcessConnect, ProcessStart};
 use credtrail_ingest::formats::Auditd;
-use credtrail_ingest::{parse_file, Format, InputFile, InputSource, ParsedFile, FORMATS};
+use credtrail_ingest::{Format, ParsedFile, FORMATS};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixture(rel: &str) -> PathBuf {
-    repo().join("testdata/formats/auditd").join(rel)
-}
-
-/// `../shared` beside the repository, as CI lays it out.
-fn shared(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing: tests expect the shared corpora at ../shared beside the repository",
-        path.display()
-    );
-    path
-}
-
-fn parse(path: &Path) -> ParsedFile {
-    let input = InputFile {
-        display: path.display().to_string(),
-        source: InputSource::Path(path.to_path_buf()),
-    };
-    parse_file(&input, FileId(0), None, DEFAULT_CAP)
+    common::formats_fixture("auditd", rel)
 }
 
 fn parse_fixture(rel: &str) -> ParsedFile {
@@ -56,17 +35,7 @@ fn parse_fixture(rel: &str) -> ParsedFile {
 }
 
 fn parse_bytes(buf: &[u8]) -> ParsedFile {
-    let mut out = ParsedFile::default();
-    Auditd.parse(buf, FileId(0), &mut out);
-    out
-}
-
-fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map_or("-".to_string(), T::to_string)
-}
-
-fn quoted(v: &Option<String>) -> String {
-    v.as_ref().map_or("-".to_string(), |s| format!("{s:?}"))
+    common::parse_bytes(&Auditd, buf)
 }
 
 enum Host<'a> {
@@ -178,17 +147,6 @@ fn digest(p: &ParsedFile) -> String {
         .unwrap();
     }
     out
-}
-
-fn event_positions(p: &ParsedFile) -> Vec<(u64, u64)> {
-    p.events.iter().map(|e| (e.origin.line, e.origin.index)).collect()
-}
-
-fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static str)> {
-    p.diagnostics
-        .iter()
-        .map(|d| (d.line, d.index, d.reason.key()))
-        .collect()
 }
 
 fn ip(s: &str) -> IpAddr {

@@ -9,27 +9,22 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use common::diagnostic_positions;
 use credtrail_event::iam::{analyse, Statement};
 use credtrail_event::{Fact, FileId, Inventory};
-use credtrail_ingest::decode::DEFAULT_CAP;
-use credtrail_ingest::{parse_file, InputFile, InputSource, ParsedFile};
+use credtrail_ingest::ParsedFile;
 
 fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/formats/aws-iam-authorization-details")
-        .join(rel)
+    common::formats_fixture("aws-iam-authorization-details", rel)
 }
 
 fn parse_as(rel: &str, file: FileId) -> ParsedFile {
-    let path = fixture(rel);
-    let input = InputFile {
-        display: rel.to_string(),
-        source: InputSource::Path(path),
-    };
-    parse_file(&input, file, None, DEFAULT_CAP)
+    common::parse_as_file(&fixture(rel), rel, file)
 }
 
 fn parse(rel: &str) -> ParsedFile {
@@ -93,13 +88,6 @@ fn digest(p: &ParsedFile) -> String {
         writeln!(out, "! line {} #{:?} {}: {}", d.line, d.index, d.reason.key(), d.detail).unwrap();
     }
     out
-}
-
-fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static str)> {
-    p.diagnostics
-        .iter()
-        .map(|d| (d.line, d.index, d.reason.key()))
-        .collect()
 }
 
 #[test]

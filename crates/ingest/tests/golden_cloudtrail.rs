@@ -1,7 +1,7 @@
 //! Golden tests for every CloudTrail input shape credtrail accepts, well-formed and malformed,
 //! and for the inventory JSON it reads beside it.
 //!
-//! Each fixture under `testdata/formats/` is parsed with [`parse_file`] and reduced to a
+//! Each fixture under `testdata/formats/` is parsed with `parse_file` and reduced to a
 //! readable digest (one block per event, one line per diagnostic) that is snapshotted with
 //! `insta`. The positions PRODUCT.md §6 promises (`line`: 1-based line on which the record
 //! starts in the decompressed file; `index`: 1-based ordinal of the record in the file) are
@@ -9,50 +9,26 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod common;
+
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use credtrail_event::{Body, Fact, FileId};
-use credtrail_ingest::decode::{Compression, DEFAULT_CAP};
-use credtrail_ingest::{parse_file, InputFile, InputSource, ParsedFile, Reason, FORMATS};
+use common::{diagnostic_positions, event_positions, opt, parse, shared};
+use credtrail_event::{Body, Fact};
+use credtrail_ingest::decode::Compression;
+use credtrail_ingest::{ParsedFile, Reason, FORMATS};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixture(rel: &str) -> PathBuf {
-    repo().join("testdata/formats").join(rel)
-}
-
-/// `../shared` beside the repository, as CI lays it out.
-fn shared(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing: tests expect the shared corpora at ../shared beside the repository",
-        path.display()
-    );
-    path
-}
-
-fn parse(path: &Path) -> ParsedFile {
-    let input = InputFile {
-        display: path.display().to_string(),
-        source: InputSource::Path(path.to_path_buf()),
-    };
-    parse_file(&input, FileId(0), None, DEFAULT_CAP)
+    common::formats_dir().join(rel)
 }
 
 fn parse_fixture(rel: &str) -> ParsedFile {
     parse(&fixture(rel))
-}
-
-fn opt(v: &Option<String>) -> &str {
-    v.as_deref().unwrap_or("-")
 }
 
 /// One stable, readable block per event and one line per diagnostic.
@@ -176,19 +152,6 @@ fn diagnostics_digest(p: &ParsedFile, out: &mut String) {
         )
         .unwrap();
     }
-}
-
-/// (line, index) of every event.
-fn event_positions(p: &ParsedFile) -> Vec<(u64, u64)> {
-    p.events.iter().map(|e| (e.origin.line, e.origin.index)).collect()
-}
-
-/// (line, index, reason) of every diagnostic.
-fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static str)> {
-    p.diagnostics
-        .iter()
-        .map(|d| (d.line, d.index, d.reason.key()))
-        .collect()
 }
 
 fn actions(p: &ParsedFile) -> Vec<String> {

@@ -2,51 +2,34 @@
 //! default logger (1.1.0 and later: `Req details`, token redaction, `{MISSING PAYLOAD}`), the
 //! shipped `logging.conf` layout with the pre-1.2.0 repeated pid, and malformed lines.
 //!
-//! Each fixture under `testdata/formats/imds-packet-analyzer/` is parsed with [`parse_file`]
+//! Each fixture under `testdata/formats/imds-packet-analyzer/` is parsed with `parse_file`
 //! (sniffed, not forced) and reduced to a readable digest snapshotted with `insta`.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use credtrail_event::{Body, FileId, HostSensor, Process, ProcessConnect, ProcessStart};
-use credtrail_ingest::decode::DEFAULT_CAP;
+use common::{opt, parse, quoted, repo};
+use credtrail_event::{Body, HostSensor, Process, ProcessConnect, ProcessStart};
 use credtrail_ingest::formats::{CloudTrail, ImdsPacketAnalyzer};
-use credtrail_ingest::{parse_file, Format, InputFile, InputSource, ParsedFile, FORMATS};
+use credtrail_ingest::{Format, ParsedFile, FORMATS};
 use proptest::prelude::*;
 
 const NAME: &str = "imds-packet-analyzer";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixture(rel: &str) -> PathBuf {
-    repo().join("testdata/formats").join(NAME).join(rel)
+    common::formats_fixture(NAME, rel)
 }
 
 fn parse_fixture(rel: &str) -> ParsedFile {
-    let path = fixture(rel);
-    let input = InputFile {
-        display: path.display().to_string(),
-        source: InputSource::Path(path.clone()),
-    };
-    parse_file(&input, FileId(0), None, DEFAULT_CAP)
+    parse(&fixture(rel))
 }
 
 fn parse_bytes(buf: &[u8]) -> ParsedFile {
-    let mut out = ParsedFile::default();
-    ImdsPacketAnalyzer.parse(buf, FileId(0), &mut out);
-    out
-}
-
-fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map_or("-".to_string(), T::to_string)
-}
-
-fn quoted(v: &Option<String>) -> String {
-    v.as_ref().map_or("-".to_string(), |s| format!("{s:?}"))
+    common::parse_bytes(&ImdsPacketAnalyzer, buf)
 }
 
 fn connects(p: &ParsedFile) -> Vec<&ProcessConnect> {

@@ -3,36 +3,26 @@
 //! (S3 export lines, `aws logs filter-log-events` output, `{"message": …}` lines, subscription
 //! envelopes), and malformed input.
 //!
-//! Each fixture under `testdata/formats/kubernetes-audit/` is parsed with [`parse_file`]
+//! Each fixture under `testdata/formats/kubernetes-audit/` is parsed with `parse_file`
 //! (sniffed, not forced) and reduced to a readable digest snapshotted with `insta`.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use credtrail_event::{Body, FileId, HostSensor, ProcessStart};
-use credtrail_ingest::decode::DEFAULT_CAP;
+use common::{event_positions, parse, quoted, repo};
+use credtrail_event::{Body, HostSensor, ProcessStart};
 use credtrail_ingest::formats::{CloudTrail, KubernetesAudit};
-use credtrail_ingest::{parse_file, Format, InputFile, InputSource, ParsedFile, FORMATS};
+use credtrail_ingest::{Format, ParsedFile, FORMATS};
 use proptest::prelude::*;
 
 const NAME: &str = "kubernetes-audit";
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixture(rel: &str) -> PathBuf {
-    repo().join("testdata/formats").join(NAME).join(rel)
-}
-
-fn parse(path: &Path) -> ParsedFile {
-    let input = InputFile {
-        display: path.display().to_string(),
-        source: InputSource::Path(path.to_path_buf()),
-    };
-    parse_file(&input, FileId(0), None, DEFAULT_CAP)
+    common::formats_fixture(NAME, rel)
 }
 
 fn parse_fixture(rel: &str) -> ParsedFile {
@@ -40,13 +30,7 @@ fn parse_fixture(rel: &str) -> ParsedFile {
 }
 
 fn parse_bytes(buf: &[u8]) -> ParsedFile {
-    let mut out = ParsedFile::default();
-    KubernetesAudit.parse(buf, FileId(0), &mut out);
-    out
-}
-
-fn quoted(v: &Option<String>) -> String {
-    v.as_ref().map_or("-".to_string(), |s| format!("{s:?}"))
+    common::parse_bytes(&KubernetesAudit, buf)
 }
 
 fn starts(p: &ParsedFile) -> Vec<&ProcessStart> {
@@ -116,10 +100,6 @@ fn digest(p: &ParsedFile) -> String {
     out
 }
 
-fn positions(p: &ParsedFile) -> Vec<(u64, u64)> {
-    p.events.iter().map(|e| (e.origin.line, e.origin.index)).collect()
-}
-
 #[test]
 fn log_backend_json_lines() {
     let p = parse_fixture("audit.log");
@@ -127,7 +107,7 @@ fn log_backend_json_lines() {
     assert_eq!((p.records, p.diagnostics.len()), (10, 0), "{:#?}", p.diagnostics);
     // The exec's ResponseStarted (line 3) is taken, not its RequestReceived or ResponseComplete;
     // the refused exec (403, line 7) ran nothing.
-    assert_eq!(positions(&p), [(3, 3), (5, 5), (8, 8), (9, 9)]);
+    assert_eq!(event_positions(&p), [(3, 3), (5, 5), (8, 8), (9, 9)]);
     let s = starts(&p);
     assert!(s
         .iter()
@@ -171,7 +151,7 @@ fn webhook_event_list() {
     let p = parse_fixture("event-list.json");
     assert_eq!(p.format, Some(NAME));
     assert_eq!((p.records, p.events.len(), p.diagnostics.len()), (2, 1, 0));
-    assert_eq!(positions(&p), [(6, 1)]);
+    assert_eq!(event_positions(&p), [(6, 1)]);
     insta::assert_snapshot!("event_list", digest(&p));
 }
 
@@ -197,7 +177,7 @@ fn eks_cloudwatch_exports() {
         "{:#?}",
         p2.diagnostics
     );
-    assert_eq!(positions(&p2), [(2, 1), (2, 2)]);
+    assert_eq!(event_positions(&p2), [(2, 1), (2, 2)]);
     assert_eq!(
         starts(&p2)[0].process.user_name.as_deref(),
         Some("arn:aws:sts::111122223333:assumed-role/ci-role/i-0abc1234def567890")
@@ -233,7 +213,7 @@ fn malformed_records_are_diagnostics_and_good_records_between_them_are_read() {
     let p = parse_fixture("malformed/malformed.log");
     assert_eq!(p.format, Some(NAME));
     assert_eq!(p.records, 13);
-    assert_eq!(positions(&p), [(1, 1)]);
+    assert_eq!(event_positions(&p), [(1, 1)]);
     let reasons: Vec<(u64, &str)> = p.diagnostics.iter().map(|d| (d.line, d.reason.key())).collect();
     assert_eq!(
         reasons,
@@ -282,7 +262,7 @@ fn each_request_is_taken_once_at_its_earliest_answered_stage() {
     ]
     .join("\n");
     let p = parse_bytes(text.as_bytes());
-    assert_eq!((p.records, positions(&p)), (2, vec![(2, 2)]));
+    assert_eq!((p.records, event_positions(&p)), (2, vec![(2, 2)]));
     // A refused exec is not an event and not a diagnostic.
     let p = parse_bytes(line("ResponseComplete", 403, "2026-01-01T00:00:02Z").as_bytes());
     assert_eq!((p.records, p.events.len(), p.diagnostics.len()), (1, 0, 0));

@@ -2,7 +2,7 @@
 //! object (merged with their transaction's http event), the event types credtrail skips, and
 //! malformed lines.
 //!
-//! Each fixture under `testdata/formats/suricata-eve/` is parsed with [`parse_file`] (sniffed, not
+//! Each fixture under `testdata/formats/suricata-eve/` is parsed with `parse_file` (sniffed, not
 //! forced) and reduced to a readable digest snapshotted with `insta`; positions (`line` and
 //! `index`: 1-based line and ordinal of the record, every event type counted) and the fields
 //! detectors rely on are also asserted explicitly.
@@ -12,39 +12,25 @@
 mod flow_support;
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use credtrail_event::{Body, FileId, HttpRequest, HttpSensor};
-use credtrail_ingest::decode::DEFAULT_CAP;
 use credtrail_ingest::formats::SuricataEve;
-use credtrail_ingest::{parse_file, Format, InputFile, InputSource, ParsedFile};
+use credtrail_ingest::{Format, ParsedFile};
 use proptest::prelude::*;
+
+// flow_support already loads tests/common; a second `mod common` would compile it twice.
+use flow_support::common::{self, diagnostic_positions, event_positions, opt, parse};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixture(rel: &str) -> PathBuf {
-    repo().join("testdata/formats/suricata-eve").join(rel)
-}
-
-fn parse(path: &Path) -> ParsedFile {
-    let input = InputFile {
-        display: path.display().to_string(),
-        source: InputSource::Path(path.to_path_buf()),
-    };
-    parse_file(&input, FileId(0), None, DEFAULT_CAP)
+    common::formats_fixture("suricata-eve", rel)
 }
 
 fn parse_fixture(rel: &str) -> ParsedFile {
     parse(&fixture(rel))
-}
-
-fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map_or("-".to_string(), T::to_string)
 }
 
 fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
@@ -142,17 +128,6 @@ fn digest(p: &ParsedFile) -> String {
         .unwrap();
     }
     out
-}
-
-fn event_positions(p: &ParsedFile) -> Vec<(u64, u64)> {
-    p.events.iter().map(|e| (e.origin.line, e.origin.index)).collect()
-}
-
-fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static str)> {
-    p.diagnostics
-        .iter()
-        .map(|d| (d.line, d.index, d.reason.key()))
-        .collect()
 }
 
 fn accounted(p: &ParsedFile) -> bool {

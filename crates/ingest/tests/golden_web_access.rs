@@ -2,59 +2,34 @@
 //! reads, the request lines that matter for SSRF and open-proxy abuse (absolute-form targets,
 //! CONNECT, binary probes), malformed lines, and the benchmark generator's nginx logs.
 //!
-//! Each fixture under `testdata/formats/web-access/` is parsed with [`parse_file`] (sniffed, not
+//! Each fixture under `testdata/formats/web-access/` is parsed with `parse_file` (sniffed, not
 //! forced) and reduced to a readable digest snapshotted with `insta`; positions (`line`: 1-based
 //! line, `index`: 1-based ordinal of the non-blank line) and the fields detectors rely on are
 //! also asserted explicitly.
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+mod common;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{diagnostic_positions, event_positions, opt, parse, repo, shared};
 use credtrail_event::{Body, FileId, HttpRequest, HttpSensor};
-use credtrail_ingest::decode::DEFAULT_CAP;
 use credtrail_ingest::formats::WebAccess;
-use credtrail_ingest::{parse_file, Format, InputFile, InputSource, ParsedFile};
+use credtrail_ingest::{Format, ParsedFile};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixture(rel: &str) -> PathBuf {
-    repo().join("testdata/formats/web-access").join(rel)
-}
-
-/// `../shared` beside the repository, as CI lays it out.
-fn shared(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing: tests expect the shared corpora at ../shared beside the repository",
-        path.display()
-    );
-    path
-}
-
-fn parse(path: &Path) -> ParsedFile {
-    let input = InputFile {
-        display: path.display().to_string(),
-        source: InputSource::Path(path.to_path_buf()),
-    };
-    parse_file(&input, FileId(0), None, DEFAULT_CAP)
+    common::formats_fixture("web-access", rel)
 }
 
 fn parse_fixture(rel: &str) -> ParsedFile {
     parse(&fixture(rel))
-}
-
-fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map_or("-".to_string(), T::to_string)
 }
 
 fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
@@ -132,19 +107,6 @@ fn digest(p: &ParsedFile) -> String {
         .unwrap();
     }
     out
-}
-
-/// (line, index) of every event.
-fn event_positions(p: &ParsedFile) -> Vec<(u64, u64)> {
-    p.events.iter().map(|e| (e.origin.line, e.origin.index)).collect()
-}
-
-/// (line, index, reason) of every diagnostic.
-fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static str)> {
-    p.diagnostics
-        .iter()
-        .map(|d| (d.line, d.index, d.reason.key()))
-        .collect()
 }
 
 fn targets(p: &ParsedFile) -> Vec<&str> {

@@ -1,41 +1,25 @@
 //! Helpers shared by the golden tests of the AWS web formats (WAF, ELB, CloudFront): parse a
-//! fixture through [`parse_file`] as a scan would, and reduce the result to a readable digest
+//! fixture through `parse_file` as a scan would, and reduce the result to a readable digest
 //! (one block per HTTP request, one line per diagnostic) for `insta`.
 
 #![allow(clippy::unwrap_used, dead_code)] // test helpers: a failed unwrap is a failed test
 
+#[path = "../common/mod.rs"]
+pub mod common;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use credtrail_event::{Body, FileId, HttpRequest};
-use credtrail_ingest::decode::{Compression, DEFAULT_CAP};
-use credtrail_ingest::{parse_file, InputFile, InputSource, ParsedFile};
+use credtrail_event::{Body, HttpRequest};
+use credtrail_ingest::decode::Compression;
+use credtrail_ingest::ParsedFile;
 
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::opt;
+#[allow(unused_imports)] // for the tests that glob-import this module; each uses a few
+pub use common::{diagnostic_positions, event_positions, parse, repo, shared};
 
 pub fn fixture(rel: &str) -> PathBuf {
-    repo().join("testdata/formats").join(rel)
-}
-
-/// `../shared` beside the repository, as CI lays it out.
-pub fn shared(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing: tests expect the shared corpora at ../shared beside the repository",
-        path.display()
-    );
-    path
-}
-
-pub fn parse(path: &Path) -> ParsedFile {
-    let input = InputFile {
-        display: path.display().to_string(),
-        source: InputSource::Path(path.to_path_buf()),
-    };
-    parse_file(&input, FileId(0), None, DEFAULT_CAP)
+    common::formats_dir().join(rel)
 }
 
 pub fn parse_fixture(rel: &str) -> ParsedFile {
@@ -53,29 +37,12 @@ pub fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
         .collect()
 }
 
-/// (line, index) of every event.
-pub fn event_positions(p: &ParsedFile) -> Vec<(u64, u64)> {
-    p.events.iter().map(|e| (e.origin.line, e.origin.index)).collect()
-}
-
-/// (line, index, reason) of every diagnostic.
-pub fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static str)> {
-    p.diagnostics
-        .iter()
-        .map(|d| (d.line, d.index, d.reason.key()))
-        .collect()
-}
-
 /// Every record became an event of `format`: no diagnostics, and the record count matches.
 pub fn assert_clean(p: &ParsedFile, format: &str, events: usize) {
     assert_eq!(p.format, Some(format));
     assert_eq!(p.diagnostics.len(), 0, "{:#?}", p.diagnostics);
     assert_eq!(p.events.len(), events);
     assert_eq!(p.records, events as u64);
-}
-
-fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
-    v.as_ref().map_or("-".to_string(), |v| v.to_string())
 }
 
 /// One stable, readable block per event and one line per diagnostic.

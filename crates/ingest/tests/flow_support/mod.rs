@@ -1,41 +1,24 @@
 //! Helpers shared by the golden tests of the flow formats (Zeek conn.log, Suricata flow events,
-//! VPC Flow Logs): parse a fixture through [`parse_file`] as a scan would, and reduce the result
+//! VPC Flow Logs): parse a fixture through `parse_file` as a scan would, and reduce the result
 //! to a readable digest (one block per flow, one line per diagnostic) for `insta`.
 
 #![allow(clippy::unwrap_used, dead_code)] // test helpers: a failed unwrap is a failed test
 
+#[path = "../common/mod.rs"]
+pub mod common;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use credtrail_event::{Body, Event, FileId, NetFlow};
-use credtrail_ingest::decode::DEFAULT_CAP;
-use credtrail_ingest::{parse_file, Format, InputFile, InputSource, ParsedFile};
+use credtrail_event::{Body, Event, NetFlow};
+use credtrail_ingest::{Format, ParsedFile};
 
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+use common::opt;
+#[allow(unused_imports)] // for the tests that glob-import this module; each uses a few
+pub use common::{diagnostic_positions, event_positions, parse, repo, shared};
 
 pub fn fixture(rel: &str) -> PathBuf {
-    repo().join("testdata/formats").join(rel)
-}
-
-/// `../shared` beside the repository, as CI lays it out.
-pub fn shared(rel: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing: tests expect the shared corpora at ../shared beside the repository",
-        path.display()
-    );
-    path
-}
-
-pub fn parse(path: &Path) -> ParsedFile {
-    let input = InputFile {
-        display: path.display().to_string(),
-        source: InputSource::Path(path.to_path_buf()),
-    };
-    parse_file(&input, FileId(0), None, DEFAULT_CAP)
+    common::formats_dir().join(rel)
 }
 
 pub fn parse_fixture(rel: &str) -> ParsedFile {
@@ -44,9 +27,7 @@ pub fn parse_fixture(rel: &str) -> ParsedFile {
 
 /// The fixture read as `format` whatever sniffing would say.
 pub fn parse_forced(format: &dyn Format, rel: &str) -> ParsedFile {
-    let mut out = ParsedFile::default();
-    format.parse(&std::fs::read(fixture(rel)).unwrap(), FileId(0), &mut out);
-    out
+    common::parse_bytes(format, &std::fs::read(fixture(rel)).unwrap())
 }
 
 pub fn flows(p: &ParsedFile) -> Vec<&NetFlow> {
@@ -57,10 +38,6 @@ pub fn flows(p: &ParsedFile) -> Vec<&NetFlow> {
             _ => None,
         })
         .collect()
-}
-
-fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map_or("-".to_string(), T::to_string)
 }
 
 /// One block per flow.
@@ -156,17 +133,6 @@ pub fn diagnostics(out: &mut String, p: &ParsedFile) {
         )
         .unwrap();
     }
-}
-
-pub fn event_positions(p: &ParsedFile) -> Vec<(u64, u64)> {
-    p.events.iter().map(|e| (e.origin.line, e.origin.index)).collect()
-}
-
-pub fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static str)> {
-    p.diagnostics
-        .iter()
-        .map(|d| (d.line, d.index, d.reason.key()))
-        .collect()
 }
 
 /// Every record is an event or a diagnostic (formats whose every record yields one).

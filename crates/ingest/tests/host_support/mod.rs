@@ -1,53 +1,29 @@
 //! Helpers shared by the golden tests of the host sensor formats (laurel, Sysmon for Linux,
-//! Falco): parse a fixture through [`parse_file`] as a scan would (sniffed, not forced), reduce
+//! Falco): parse a fixture through `parse_file` as a scan would (sniffed, not forced), reduce
 //! the result to a readable digest (one block per process event, one line per diagnostic) for
 //! `insta`, and check sniffing across every fixture of every format.
 
 #![allow(clippy::unwrap_used, dead_code)] // test helpers: a failed unwrap is a failed test
 
+#[path = "../common/mod.rs"]
+pub mod common;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use credtrail_event::{Body, FileId, Process, ProcessConnect, ProcessStart};
-use credtrail_ingest::decode::DEFAULT_CAP;
-use credtrail_ingest::{parse_file, Format, InputFile, InputSource, ParsedFile, FORMATS};
+use credtrail_event::{Body, Process, ProcessConnect, ProcessStart};
+use credtrail_ingest::{Format, ParsedFile, FORMATS};
 
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+#[allow(unused_imports)] // for the tests that glob-import this module; each uses a few
+pub use common::{diagnostic_positions, event_positions, parse, parse_as, parse_bytes, repo};
+use common::{opt, quoted};
 
 pub fn fixture(rel: &str) -> PathBuf {
-    repo().join("testdata/formats").join(rel)
-}
-
-pub fn parse_as(path: &Path, display: &str) -> ParsedFile {
-    let input = InputFile {
-        display: display.to_string(),
-        source: InputSource::Path(path.to_path_buf()),
-    };
-    parse_file(&input, FileId(0), None, DEFAULT_CAP)
-}
-
-pub fn parse(path: &Path) -> ParsedFile {
-    parse_as(path, &path.display().to_string())
+    common::formats_dir().join(rel)
 }
 
 pub fn parse_fixture(rel: &str) -> ParsedFile {
     parse(&fixture(rel))
-}
-
-pub fn parse_bytes(format: &dyn Format, buf: &[u8]) -> ParsedFile {
-    let mut out = ParsedFile::default();
-    format.parse(buf, FileId(0), &mut out);
-    out
-}
-
-fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map_or("-".to_string(), T::to_string)
-}
-
-fn quoted(v: &Option<String>) -> String {
-    v.as_ref().map_or("-".to_string(), |s| format!("{s:?}"))
 }
 
 pub fn connects(p: &ParsedFile) -> Vec<&ProcessConnect> {
@@ -67,17 +43,6 @@ pub fn starts(p: &ParsedFile) -> Vec<&ProcessStart> {
             Body::ProcessStart(s) => Some(&**s),
             _ => None,
         })
-        .collect()
-}
-
-pub fn event_positions(p: &ParsedFile) -> Vec<(u64, u64)> {
-    p.events.iter().map(|e| (e.origin.line, e.origin.index)).collect()
-}
-
-pub fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static str)> {
-    p.diagnostics
-        .iter()
-        .map(|d| (d.line, d.index, d.reason.key()))
         .collect()
 }
 

@@ -1,0 +1,90 @@
+//! Helpers every golden test needs whatever its format: where the fixtures and the shared
+//! corpora live, parsing a file as a scan would (sniffed, through [`parse_file`]) or bytes as
+//! one format, and the positions and placeholders the digests and assertions are written in.
+//!
+//! Each test binary compiles its own copy of this module, so any one of them leaves some helpers
+//! unused. The support modules (`host_support`, …) load it with `#[path]`; a test that declares
+//! one of them takes `common` from it (`use flow_support::common`), since clippy rejects one file
+//! loaded as two modules.
+
+#![allow(clippy::unwrap_used, dead_code)] // test helpers: a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+
+use credtrail_event::FileId;
+use credtrail_ingest::decode::DEFAULT_CAP;
+use credtrail_ingest::{parse_file, Format, InputFile, InputSource, ParsedFile};
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `testdata/formats/`, which holds one directory of fixtures per format.
+pub fn formats_dir() -> PathBuf {
+    repo().join("testdata/formats")
+}
+
+/// `rel` in the fixture directory of one format (`testdata/formats/<dir>/<rel>`).
+pub fn formats_fixture(dir: &str, rel: &str) -> PathBuf {
+    formats_dir().join(dir).join(rel)
+}
+
+/// `../shared` beside the repository, as CI lays it out.
+pub fn shared(rel: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared").join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: tests expect the shared corpora at ../shared beside the repository",
+        path.display()
+    );
+    path
+}
+
+/// `path` parsed as file `file` of a scan that names it `display`.
+pub fn parse_as_file(path: &Path, display: &str, file: FileId) -> ParsedFile {
+    let input = InputFile {
+        display: display.to_string(),
+        source: InputSource::Path(path.to_path_buf()),
+    };
+    parse_file(&input, file, None, DEFAULT_CAP)
+}
+
+/// `path` parsed as the only file of a scan that names it `display`.
+pub fn parse_as(path: &Path, display: &str) -> ParsedFile {
+    parse_as_file(path, display, FileId(0))
+}
+
+pub fn parse(path: &Path) -> ParsedFile {
+    parse_as(path, &path.display().to_string())
+}
+
+/// `buf` read as `format` whatever sniffing would say.
+pub fn parse_bytes(format: &dyn Format, buf: &[u8]) -> ParsedFile {
+    let mut out = ParsedFile::default();
+    format.parse(buf, FileId(0), &mut out);
+    out
+}
+
+/// `-` for a value the record did not carry.
+pub fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map_or("-".to_string(), T::to_string)
+}
+
+/// Quoted and escaped, so that spaces and control characters in a value stay visible in a
+/// digest; `-` for a value the record did not carry.
+pub fn quoted(v: &Option<String>) -> String {
+    v.as_ref().map_or("-".to_string(), |s| format!("{s:?}"))
+}
+
+/// (line, index) of every event.
+pub fn event_positions(p: &ParsedFile) -> Vec<(u64, u64)> {
+    p.events.iter().map(|e| (e.origin.line, e.origin.index)).collect()
+}
+
+/// (line, index, reason) of every diagnostic.
+pub fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static str)> {
+    p.diagnostics
+        .iter()
+        .map(|d| (d.line, d.index, d.reason.key()))
+        .collect()
+}
