@@ -44,7 +44,10 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::web_access::{is_blank, lines};
-use super::zeek_http::{decode_json, ip, json_time, malformed, number, text, tsv_fields, Failure, Header, Scalar};
+use super::zeek_http::{
+    decode_json, first_tsv_header, ip, json_time, malformed, number, text, trim_start, tsv_fields, Failure, Header,
+    Scalar,
+};
 use super::{Format, ParsedFile};
 use crate::diagnostic::{excerpt, Reason};
 
@@ -68,19 +71,8 @@ impl Format for ZeekConn {
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
-        let start = head.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(head.len());
-        let head = &head[start..];
-        if head.starts_with(b"#separator ") {
-            let mut header = Header::default();
-            for (_, line) in lines(head) {
-                if !line.starts_with(b"#") {
-                    break;
-                }
-                header.read(line);
-                if header.names.is_some() {
-                    break;
-                }
-            }
+        let head = trim_start(head);
+        if let Some(header) = first_tsv_header(head) {
             return header.names.is_some() && block_is_conn(&header);
         }
         // A Zeek JSON record always carries `ts` (has_zeek_id requires it).

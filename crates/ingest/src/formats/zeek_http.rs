@@ -53,19 +53,8 @@ impl Format for ZeekHttp {
     }
 
     fn sniff(&self, head: &[u8]) -> bool {
-        let start = head.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(head.len());
-        let head = &head[start..];
-        if head.starts_with(b"#separator ") {
-            let mut header = Header::default();
-            for (_, line) in lines(head) {
-                if !line.starts_with(b"#") {
-                    break;
-                }
-                header.read(line);
-                if header.columns.is_some() {
-                    break;
-                }
-            }
+        let head = trim_start(head);
+        if let Some(header) = first_tsv_header(head) {
             return header.is_http();
         }
         // A Zeek JSON record always carries `ts` (has_zeek_id requires it).
@@ -324,6 +313,31 @@ pub(super) fn tsv_fields<'a>(
     };
     let time = parse_epoch(&ts).ok_or_else(|| (Reason::BadTimestamp, format!("cannot read ts {ts:?}")))?;
     Ok((fields, time))
+}
+
+/// `head` without its leading whitespace.
+pub(super) fn trim_start(head: &[u8]) -> &[u8] {
+    let start = head.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(head.len());
+    &head[start..]
+}
+
+/// The first header block of a TSV Zeek log (`head` opens with `#separator`), read up to its
+/// `#fields`; `None` for anything else.
+pub(super) fn first_tsv_header(head: &[u8]) -> Option<Header> {
+    if !head.starts_with(b"#separator ") {
+        return None;
+    }
+    let mut header = Header::default();
+    for (_, line) in lines(head) {
+        if !line.starts_with(b"#") {
+            break;
+        }
+        header.read(line);
+        if header.names.is_some() {
+            break;
+        }
+    }
+    Some(header)
 }
 
 pub(super) fn text(header: &Header, raw: &[u8]) -> Option<String> {
