@@ -254,11 +254,31 @@ fn role_permissions(facts: &Facts, group: &[&Alert]) -> Check {
     if facts.roles.is_none() && !clouds.is_empty() && !clouds.contains("aws") {
         // AWS authorization details say nothing about a Google service account or an Azure
         // managed identity: say where their permissions are read instead.
+        // The alerts' own project and identity when they name them, quoted for a shell (they
+        // come from the logs), as the containment steps write them.
+        let named = |cloud: &str, field: fn(&Alert) -> Option<&str>| {
+            group
+                .iter()
+                .filter(|a| a.entities.cloud.as_deref() == Some(cloud))
+                .find_map(|a| field(a))
+        };
         let how: Vec<String> = clouds
             .iter()
             .map(|cloud| match *cloud {
-                "gcp" => "Google Cloud: the VM's service account's roles (gcloud projects get-iam-policy PROJECT --flatten=bindings --filter=bindings.members:serviceAccount:EMAIL)".to_string(),
-                "azure" => "Azure: the managed identity's role assignments (az role assignment list --assignee PRINCIPAL_ID --all)".to_string(),
+                "gcp" => {
+                    let project = named("gcp", |a| a.entities.account.as_deref())
+                        .map_or_else(|| "PROJECT".to_string(), crate::containment::sh);
+                    let email = named("gcp", |a| a.entities.principal.as_deref()).unwrap_or("EMAIL");
+                    format!(
+                        "Google Cloud: the service account's roles (gcloud projects get-iam-policy {project} --flatten=bindings --filter={} --format='value(bindings.role)')",
+                        crate::containment::sh(&format!("bindings.members:serviceAccount:{email}"))
+                    )
+                }
+                "azure" => format!(
+                    "Azure: the managed identity's role assignments (az role assignment list --all --assignee \"{}\")",
+                    named("azure", |a| a.entities.principal.as_deref())
+                        .map_or_else(|| "PRINCIPAL_ID".to_string(), crate::containment::azure_principal_id)
+                ),
                 other => format!("{other}: its console's roles for the instance's identity"),
             })
             .collect();

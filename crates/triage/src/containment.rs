@@ -21,7 +21,7 @@ pub struct Step {
 
 /// Quotes a log-derived value for a POSIX shell, so that a hostile role name cannot run code
 /// when the analyst pastes the command.
-fn sh(text: &str) -> String {
+pub(crate) fn sh(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
@@ -457,20 +457,26 @@ fn gcp_steps(group: &[&Alert], inventory: Option<&Inventory>) -> Vec<Step> {
 /// Azure: delete the identity's role assignments (Azure Resource Manager checks them on every
 /// call, so the stolen token, valid up to 24 hours, loses its rights), take the identity off the
 /// VM, deny the address in the VM's NSG, snapshot the OS disk and deallocate the VM.
+/// A shell expression for the principal (object) id of an Azure managed identity named by its
+/// resource id: a VM's (system-assigned) or a user-assigned identity's. Role assignments are
+/// made to that id, not to the resource.
+pub(crate) fn azure_principal_id(identity: &str) -> String {
+    if identity.contains("/providers/microsoft.compute/virtualmachines/") {
+        format!(
+            "$(az vm show --ids {} --query identity.principalId -o tsv)",
+            sh(identity)
+        )
+    } else {
+        format!("$(az identity show --ids {} --query principalId -o tsv)", sh(identity))
+    }
+}
+
 fn azure_steps(group: &[&Alert]) -> Vec<Step> {
     let uses = vm_identity_uses(group, "azure-managed-identity-token-misuse");
     let mut steps = Vec::new();
     let pairs: BTreeSet<(&str, Option<&str>)> = uses.iter().map(|u| (u.0, u.1)).collect();
     for (identity, _) in &pairs {
-        let system = identity.contains("/providers/microsoft.compute/virtualmachines/");
-        let principal = if system {
-            format!(
-                "$(az vm show --ids {} --query identity.principalId -o tsv)",
-                sh(identity)
-            )
-        } else {
-            format!("$(az identity show --ids {} --query principalId -o tsv)", sh(identity))
-        };
+        let principal = azure_principal_id(identity);
         steps.push(Step {
             action: format!("Delete the role assignments of managed identity {identity}: the stolen token keeps working until it expires, but without roles it can do nothing"),
             command: Some(format!("az role assignment delete --assignee \"{principal}\"")),
