@@ -13,11 +13,10 @@ mod common;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{diagnostic_positions, event_positions, opt, parse, quoted, repo, shared};
+use common::{diagnostic_positions, event_positions, ip, opt, parse, quoted, repo, shared};
 use credtrail_event::{Body, HostSensor, Process, ProcessConnect, ProcessStart};
 use credtrail_ingest::formats::Auditd;
 use credtrail_ingest::{Format, ParsedFile, FORMATS};
@@ -147,10 +146,6 @@ fn digest(p: &ParsedFile) -> String {
         .unwrap();
     }
     out
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
 }
 
 // ---------------------------------------------------------------------------------------------

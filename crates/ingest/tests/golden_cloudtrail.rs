@@ -15,21 +15,13 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use common::{diagnostic_positions, event_positions, opt, parse, shared};
+use common::{diagnostic_positions, event_positions, fixture, opt, parse, parse_fixture, shared};
 use credtrail_event::{Body, Fact};
 use credtrail_ingest::decode::Compression;
 use credtrail_ingest::{ParsedFile, Reason, FORMATS};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-fn fixture(rel: &str) -> PathBuf {
-    common::formats_dir().join(rel)
-}
-
-fn parse_fixture(rel: &str) -> ParsedFile {
-    parse(&fixture(rel))
-}
 
 /// One stable, readable block per event and one line per diagnostic.
 fn digest(p: &ParsedFile) -> String {

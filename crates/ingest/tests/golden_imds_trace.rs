@@ -7,16 +7,19 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-mod common;
+mod host_support;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use common::{opt, parse, quoted, repo};
-use credtrail_event::{Body, HostSensor, Process, ProcessConnect, ProcessStart};
+use credtrail_event::{Body, HostSensor, Process};
 use credtrail_ingest::formats::{CloudTrail, ImdsPacketAnalyzer};
 use credtrail_ingest::{Format, ParsedFile, FORMATS};
 use proptest::prelude::*;
+
+// host_support already loads tests/common; a second `mod common` would compile it twice.
+use host_support::common::{self, opt, parse, quoted, repo};
+use host_support::{connects, starts};
 
 const NAME: &str = "imds-packet-analyzer";
 
@@ -30,26 +33,6 @@ fn parse_fixture(rel: &str) -> ParsedFile {
 
 fn parse_bytes(buf: &[u8]) -> ParsedFile {
     common::parse_bytes(&ImdsPacketAnalyzer, buf)
-}
-
-fn connects(p: &ParsedFile) -> Vec<&ProcessConnect> {
-    p.events
-        .iter()
-        .filter_map(|e| match &e.body {
-            Body::ProcessConnect(c) => Some(&**c),
-            _ => None,
-        })
-        .collect()
-}
-
-fn starts(p: &ParsedFile) -> Vec<&ProcessStart> {
-    p.events
-        .iter()
-        .filter_map(|e| match &e.body {
-            Body::ProcessStart(s) => Some(&**s),
-            _ => None,
-        })
-        .collect()
 }
 
 fn write_process(out: &mut String, p: &Process) {

@@ -10,17 +10,11 @@
 
 mod host_support;
 
-use std::net::IpAddr;
-
 use credtrail_event::{Body, HostSensor};
 use credtrail_ingest::formats::Laurel;
 use credtrail_ingest::Format;
 use host_support::*;
 use proptest::prelude::*;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
 
 #[test]
 fn laurel_events() {

@@ -20,7 +20,7 @@ use credtrail_ingest::{Format, ParsedFile};
 use proptest::prelude::*;
 
 // flow_support already loads tests/common; a second `mod common` would compile it twice.
-use flow_support::common::{self, diagnostic_positions, event_positions, opt, parse};
+use flow_support::common::{self, accounted, diagnostic_positions, event_positions, opt, parse};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -128,10 +128,6 @@ fn digest(p: &ParsedFile) -> String {
         .unwrap();
     }
     out
-}
-
-fn accounted(p: &ParsedFile) -> bool {
-    p.events.len() as u64 + p.diagnostics.len() as u64 == p.records
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,17 +9,11 @@
 
 mod host_support;
 
-use std::net::IpAddr;
-
 use credtrail_event::{Body, HostSensor};
 use credtrail_ingest::formats::SysmonLinux;
 use credtrail_ingest::Format;
 use host_support::*;
 use proptest::prelude::*;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
 
 #[test]
 fn sysmon_in_syslog() {

@@ -9,17 +9,19 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-mod common;
+mod http_log_support;
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{diagnostic_positions, event_positions, opt, parse, repo, shared};
-use credtrail_event::{Body, FileId, HttpRequest, HttpSensor};
+use credtrail_event::{Body, FileId, HttpSensor};
 use credtrail_ingest::formats::WebAccess;
 use credtrail_ingest::{Format, ParsedFile};
 use proptest::prelude::*;
+
+// http_log_support already loads tests/common; a second `mod common` would compile it twice.
+use http_log_support::common::{self, diagnostic_positions, event_positions, parse, repo, shared};
+use http_log_support::{digest, requests};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -30,83 +32,6 @@ fn fixture(rel: &str) -> PathBuf {
 
 fn parse_fixture(rel: &str) -> ParsedFile {
     parse(&fixture(rel))
-}
-
-fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
-    p.events
-        .iter()
-        .map(|e| match &e.body {
-            Body::HttpRequest(r) => r.as_ref(),
-            _ => panic!("expected an HTTP request"),
-        })
-        .collect()
-}
-
-/// One stable, readable block per event and one line per diagnostic.
-fn digest(p: &ParsedFile) -> String {
-    let mut out = String::new();
-    writeln!(
-        out,
-        "format={} records={} events={} diagnostics={} bytes={}",
-        p.format.unwrap_or("-"),
-        p.records,
-        p.events.len(),
-        p.diagnostics.len(),
-        p.bytes
-    )
-    .unwrap();
-    for (e, r) in p.events.iter().zip(requests(p)) {
-        writeln!(
-            out,
-            "event line={} index={} time={}",
-            e.origin.line, e.origin.index, e.time
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  request   sensor={} method={} target={:?} host={}",
-            r.sensor.as_str(),
-            opt(&r.method),
-            r.target,
-            opt(&r.host)
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  peers     client={} xff={} server={} port={} observer={}",
-            opt(&r.client),
-            r.forwarded_for.as_deref().map_or("-".to_string(), |x| format!("{x:?}")),
-            opt(&r.server),
-            opt(&r.server_port),
-            opt(&r.observer)
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  response  status={} bytes={} user_agent={:?}",
-            opt(&r.status),
-            opt(&r.response_bytes),
-            r.user_agent.as_deref().unwrap_or("-")
-        )
-        .unwrap();
-        for (k, v) in &r.headers {
-            writeln!(out, "  header    {k}: {v:?}").unwrap();
-        }
-        assert!(r.waf.is_none() && r.body.is_none());
-    }
-    for d in &p.diagnostics {
-        writeln!(
-            out,
-            "diagnostic line={} index={} reason={} format={} detail={:?}",
-            d.line,
-            d.index.map_or("-".to_string(), |i| i.to_string()),
-            d.reason.key(),
-            d.format,
-            d.detail
-        )
-        .unwrap();
-    }
-    out
 }
 
 fn targets(p: &ParsedFile) -> Vec<&str> {

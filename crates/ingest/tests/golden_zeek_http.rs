@@ -9,17 +9,19 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
-mod common;
+mod http_log_support;
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::{diagnostic_positions, event_positions, opt, parse, shared};
-use credtrail_event::{Body, FileId, HttpRequest, HttpSensor};
+use credtrail_event::{Body, FileId, HttpSensor};
 use credtrail_ingest::formats::ZeekHttp;
 use credtrail_ingest::{Format, ParsedFile};
 use proptest::prelude::*;
+
+// http_log_support already loads tests/common; a second `mod common` would compile it twice.
+use http_log_support::common::{self, accounted, diagnostic_positions, event_positions, parse, shared};
+use http_log_support::{digest, requests};
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -36,92 +38,11 @@ fn parse_forced(rel: &str) -> ParsedFile {
     common::parse_bytes(&ZeekHttp, &std::fs::read(fixture(rel)).unwrap())
 }
 
-fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
-    p.events
-        .iter()
-        .map(|e| match &e.body {
-            Body::HttpRequest(r) => r.as_ref(),
-            _ => panic!("expected an HTTP request"),
-        })
-        .collect()
-}
-
-/// One stable, readable block per event and one line per diagnostic.
-fn digest(p: &ParsedFile) -> String {
-    let mut out = String::new();
-    writeln!(
-        out,
-        "format={} records={} events={} diagnostics={} bytes={}",
-        p.format.unwrap_or("-"),
-        p.records,
-        p.events.len(),
-        p.diagnostics.len(),
-        p.bytes
-    )
-    .unwrap();
-    for (e, r) in p.events.iter().zip(requests(p)) {
-        writeln!(
-            out,
-            "event line={} index={} time={}",
-            e.origin.line, e.origin.index, e.time
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  request   sensor={} method={} target={:?} host={}",
-            r.sensor.as_str(),
-            opt(&r.method),
-            r.target,
-            opt(&r.host)
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  peers     client={} xff={} server={} port={} observer={}",
-            opt(&r.client),
-            r.forwarded_for.as_deref().map_or("-".to_string(), |x| format!("{x:?}")),
-            opt(&r.server),
-            opt(&r.server_port),
-            opt(&r.observer)
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  response  status={} bytes={} user_agent={:?}",
-            opt(&r.status),
-            opt(&r.response_bytes),
-            r.user_agent.as_deref().unwrap_or("-")
-        )
-        .unwrap();
-        for (k, v) in &r.headers {
-            writeln!(out, "  header    {k}: {v:?}").unwrap();
-        }
-        assert!(r.waf.is_none() && r.body.is_none());
-    }
-    for d in &p.diagnostics {
-        writeln!(
-            out,
-            "diagnostic line={} index={} reason={} format={} detail={:?}",
-            d.line,
-            d.index.map_or("-".to_string(), |i| i.to_string()),
-            d.reason.key(),
-            d.format,
-            d.detail
-        )
-        .unwrap();
-    }
-    out
-}
-
 fn assert_clean(p: &ParsedFile, events: usize) {
     assert_eq!(p.format, Some("zeek-http"));
     assert_eq!(p.diagnostics.len(), 0, "{:#?}", p.diagnostics);
     assert_eq!(p.events.len(), events);
     assert!(requests(p).iter().all(|r| r.sensor == HttpSensor::NetworkSensor));
-}
-
-fn accounted(p: &ParsedFile) -> bool {
-    p.events.len() as u64 + p.diagnostics.len() as u64 == p.records
 }
 
 // ---------------------------------------------------------------------------------------------

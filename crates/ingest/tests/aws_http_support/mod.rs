@@ -8,7 +8,6 @@
 pub mod common;
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use credtrail_event::{Body, HttpRequest};
 use credtrail_ingest::decode::Compression;
@@ -16,15 +15,9 @@ use credtrail_ingest::ParsedFile;
 
 use common::opt;
 #[allow(unused_imports)] // for the tests that glob-import this module; each uses a few
-pub use common::{diagnostic_positions, event_positions, parse, repo, shared};
-
-pub fn fixture(rel: &str) -> PathBuf {
-    common::formats_dir().join(rel)
-}
-
-pub fn parse_fixture(rel: &str) -> ParsedFile {
-    parse(&fixture(rel))
-}
+pub use common::{
+    diagnostic_positions, event_positions, files_under, fixture, generated_corpus, parse, parse_fixture, repo, shared,
+};
 
 /// Every HTTP request of a parse, in order.
 pub fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
@@ -143,36 +136,4 @@ pub fn digest(p: &ParsedFile) -> String {
         .unwrap();
     }
     out
-}
-
-/// Writes the generated corpus of `../shared/bench/gen_logs.py` (the 5M preset) into a fresh
-/// temporary directory.
-pub fn generated_corpus() -> tempfile::TempDir {
-    let out = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("python3")
-        .arg(shared("bench/gen_logs.py"))
-        .arg(out.path())
-        .args(["--size", "5M", "--force", "--jobs", "2"])
-        .output()
-        .expect("python3 runs gen_logs.py");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    out
-}
-
-/// Every file under `dir` (recursively), sorted.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }

@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, dead_code)] // test helpers: a failed unwrap is a failed test
 
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use credtrail_event::FileId;
@@ -27,6 +28,16 @@ pub fn formats_dir() -> PathBuf {
 /// `rel` in the fixture directory of one format (`testdata/formats/<dir>/<rel>`).
 pub fn formats_fixture(dir: &str, rel: &str) -> PathBuf {
     formats_dir().join(dir).join(rel)
+}
+
+/// `rel` under `testdata/formats/`, for the tests whose fixtures span several formats'
+/// directories (`rel` starts with the format's directory).
+pub fn fixture(rel: &str) -> PathBuf {
+    formats_dir().join(rel)
+}
+
+pub fn parse_fixture(rel: &str) -> ParsedFile {
+    parse(&fixture(rel))
 }
 
 /// `../shared` beside the repository, as CI lays it out.
@@ -87,4 +98,45 @@ pub fn diagnostic_positions(p: &ParsedFile) -> Vec<(u64, Option<u64>, &'static s
         .iter()
         .map(|d| (d.line, d.index, d.reason.key()))
         .collect()
+}
+
+/// Every record is an event or a diagnostic (formats whose every record yields one).
+pub fn accounted(p: &ParsedFile) -> bool {
+    p.events.len() as u64 + p.diagnostics.len() as u64 == p.records
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// Every file under `dir` (recursively), sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Writes the generated corpus of `../shared/bench/gen_logs.py` (the 5M preset) into a fresh
+/// temporary directory.
+pub fn generated_corpus() -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let status = std::process::Command::new("python3")
+        .arg(shared("bench/gen_logs.py"))
+        .arg(out.path())
+        .args(["--size", "5M", "--force", "--jobs", "2"])
+        .output()
+        .expect("python3 runs gen_logs.py");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    out
 }

@@ -8,22 +8,16 @@
 pub mod common;
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use credtrail_event::{Body, Event, NetFlow};
 use credtrail_ingest::{Format, ParsedFile};
 
 use common::opt;
 #[allow(unused_imports)] // for the tests that glob-import this module; each uses a few
-pub use common::{diagnostic_positions, event_positions, parse, repo, shared};
-
-pub fn fixture(rel: &str) -> PathBuf {
-    common::formats_dir().join(rel)
-}
-
-pub fn parse_fixture(rel: &str) -> ParsedFile {
-    parse(&fixture(rel))
-}
+pub use common::{
+    accounted, diagnostic_positions, event_positions, files_under, fixture, generated_corpus, parse, parse_fixture,
+    repo, shared,
+};
 
 /// The fixture read as `format` whatever sniffing would say.
 pub fn parse_forced(format: &dyn Format, rel: &str) -> ParsedFile {
@@ -133,41 +127,4 @@ pub fn diagnostics(out: &mut String, p: &ParsedFile) {
         )
         .unwrap();
     }
-}
-
-/// Every record is an event or a diagnostic (formats whose every record yields one).
-pub fn accounted(p: &ParsedFile) -> bool {
-    p.events.len() as u64 + p.diagnostics.len() as u64 == p.records
-}
-
-/// Every file under `dir` (recursively), sorted.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
-/// Writes the generated corpus of `../shared/bench/gen_logs.py` (the 5M preset) into a fresh
-/// temporary directory.
-pub fn generated_corpus() -> tempfile::TempDir {
-    let out = tempfile::tempdir().unwrap();
-    let status = std::process::Command::new("python3")
-        .arg(shared("bench/gen_logs.py"))
-        .arg(out.path())
-        .args(["--size", "5M", "--force", "--jobs", "2"])
-        .output()
-        .expect("python3 runs gen_logs.py");
-    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    out
 }

@@ -15,16 +15,10 @@ use credtrail_event::{Body, Process, ProcessConnect, ProcessStart};
 use credtrail_ingest::{Format, ParsedFile, FORMATS};
 
 #[allow(unused_imports)] // for the tests that glob-import this module; each uses a few
-pub use common::{diagnostic_positions, event_positions, parse, parse_as, parse_bytes, repo};
+pub use common::{
+    diagnostic_positions, event_positions, fixture, ip, parse, parse_as, parse_bytes, parse_fixture, repo,
+};
 use common::{opt, quoted};
-
-pub fn fixture(rel: &str) -> PathBuf {
-    common::formats_dir().join(rel)
-}
-
-pub fn parse_fixture(rel: &str) -> ParsedFile {
-    parse(&fixture(rel))
-}
 
 pub fn connects(p: &ParsedFile) -> Vec<&ProcessConnect> {
     p.events
