@@ -206,16 +206,6 @@ pub(crate) fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
         .filter(|s| !s.is_empty())
 }
 
-/// [`text`] copied.
-pub(crate) fn owned(v: &Value, key: &str) -> Option<String> {
-    text(v, key).map(str::to_string)
-}
-
-/// The value at a path of object keys.
-pub(crate) fn at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v Value> {
-    path.iter().try_fold(v, |v, key| v.get(key))
-}
-
 /// The elements of an array field (none when absent or not an array).
 pub(crate) fn items<'v>(v: &'v Value, key: &str) -> impl Iterator<Item = &'v Value> {
     v.get(key).and_then(Value::as_array).into_iter().flatten()

@@ -1,6 +1,6 @@
 //! Reading a JSON record straight into the few typed fields a format needs, as leniently as the
-//! `serde_json::Value` tree is read through [`super::json_records`]'s `text`, `at` and `items`:
-//! a field of the wrong JSON type is absent, never an error, and a repeated key's last value wins.
+//! `serde_json::Value` tree was read: a field of the wrong JSON type is absent, never an error,
+//! and a repeated key's last value wins.
 //!
 //! Everything else in the record is still parsed, not skipped: serde's `IgnoredAny` skips a value
 //! without checking its strings' UTF-8 and escapes, its numbers' range or its nesting depth, so a
