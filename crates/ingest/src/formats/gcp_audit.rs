@@ -23,9 +23,12 @@
 //! - `resource.labels`: the monitored resource (`project_id`, `zone`, `instance_id`, …).
 
 use credtrail_event::{Body, CloudApiCall, Event, FileId, Identity, IdentityKind, Provider, SourceAddress, Timestamp};
-use serde_json::Value;
+use std::borrow::Cow;
 
-use super::json_records::{at, capped, for_each_record, items, owned, text, Failure};
+use serde::de::{Deserialize, MapAccess};
+
+use super::json_records::{capped, for_each_record_bytes, record_value, Failure};
+use super::lenient::{next, owned, text, Field, Lenient, List, Object, Skip};
 use super::{Format, ParsedFile};
 use crate::diagnostic::Reason;
 
@@ -63,8 +66,20 @@ impl Format for GcpAudit {
     }
 
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
-        for_each_record(buf, file, NAME, &[b"entries"], out, |value, origin, out| {
-            let (time, call) = entry(value)?;
+        for_each_record_bytes(buf, file, NAME, &[b"entries"], out, |bytes, origin, out| {
+            let (time, call) = match serde_json::from_slice::<Field<LogEntry>>(bytes) {
+                Ok(Field(v)) => entry(v.as_ref())?,
+                // Not JSON: the tree parser says why, as every JSON format does. Should the
+                // tree parse anyway, the entry is read from the tree.
+                Err(_) => {
+                    let Some(tree) = record_value(bytes, origin, NAME, out) else {
+                        return Ok(());
+                    };
+                    let Field(v) = Field::<LogEntry>::deserialize(&tree)
+                        .map_err(|e| (Reason::InvalidJson, format!("invalid JSON: {e}")))?;
+                    entry(v.as_ref())?
+                }
+            };
             out.events.push(Event {
                 time,
                 origin,
@@ -75,16 +90,236 @@ impl Format for GcpAudit {
     }
 }
 
-fn entry(v: &Value) -> Result<(Timestamp, CloudApiCall), Failure> {
-    let payload = v
-        .get("protoPayload")
-        .or_else(|| v.get("protopayload_auditlog"))
-        .filter(|p| p.is_object())
-        .ok_or((
-            Reason::MissingField,
-            "no protoPayload: not an audit log entry".to_string(),
-        ))?;
-    if let Some(kind) = text(payload, "@type") {
+/// The fields of a `LogEntry` the event needs. Each `Option<Option<…>>` is a field whose
+/// presence matters even when it is not an object.
+#[derive(Default)]
+struct LogEntry<'a> {
+    proto_payload: Option<Option<AuditLog<'a>>>,
+    bigquery_payload: Option<Option<AuditLog<'a>>>,
+    timestamp: Option<Cow<'a, str>>,
+    receive_timestamp: Option<Cow<'a, str>>,
+    log_name: Option<Cow<'a, str>>,
+    resource: Option<Resource<'a>>,
+}
+
+impl<'a> LogEntry<'a> {
+    /// A `protoPayload` that is not an object hides a `protopayload_auditlog`, as it did when
+    /// the entry was read as a tree.
+    fn payload(&self) -> Option<&AuditLog<'a>> {
+        self.proto_payload.as_ref().or(self.bigquery_payload.as_ref())?.as_ref()
+    }
+}
+
+impl<'de> Object<'de> for LogEntry<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "protoPayload" => self.proto_payload = Some(next(map)?),
+            "protopayload_auditlog" => self.bigquery_payload = Some(next(map)?),
+            "timestamp" => self.timestamp = next(map)?,
+            "receiveTimestamp" => self.receive_timestamp = next(map)?,
+            "logName" => self.log_name = next(map)?,
+            "resource" => self.resource = next(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+struct Resource<'a> {
+    labels: Option<Labels<'a>>,
+}
+
+impl<'de> Object<'de> for Resource<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "labels" => self.labels = next(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+struct Labels<'a> {
+    project_id: Option<Cow<'a, str>>,
+    zone: Option<Cow<'a, str>>,
+    location: Option<Cow<'a, str>>,
+    region: Option<Cow<'a, str>>,
+}
+
+impl<'de> Object<'de> for Labels<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "project_id" => self.project_id = next(map)?,
+            "zone" => self.zone = next(map)?,
+            "location" => self.location = next(map)?,
+            "region" => self.region = next(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+struct AuditLog<'a> {
+    kind: Option<Cow<'a, str>>,
+    service_name: Option<Cow<'a, str>>,
+    method_name: Option<Cow<'a, str>>,
+    resource_name: Option<Cow<'a, str>>,
+    authentication_info: Option<AuthenticationInfo<'a>>,
+    request_metadata: Option<Option<RequestMetadata<'a>>>,
+    status: Option<Status>,
+}
+
+impl<'de> Object<'de> for AuditLog<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "@type" => self.kind = next(map)?,
+            "serviceName" => self.service_name = next(map)?,
+            "methodName" => self.method_name = next(map)?,
+            "resourceName" => self.resource_name = next(map)?,
+            "authenticationInfo" => self.authentication_info = next(map)?,
+            "requestMetadata" => self.request_metadata = Some(next(map)?),
+            "status" => self.status = next(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+struct AuthenticationInfo<'a> {
+    principal_email: Option<Cow<'a, str>>,
+    principal_subject: Option<Cow<'a, str>>,
+    service_account_key_name: Option<Cow<'a, str>>,
+    oauth_info: Option<OauthInfo<'a>>,
+    delegation: Option<List<Delegation<'a>>>,
+}
+
+impl<'de> Object<'de> for AuthenticationInfo<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "principalEmail" => self.principal_email = next(map)?,
+            "principalSubject" => self.principal_subject = next(map)?,
+            "serviceAccountKeyName" => self.service_account_key_name = next(map)?,
+            "oauthInfo" => self.oauth_info = next(map)?,
+            "serviceAccountDelegationInfo" => self.delegation = next(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+struct OauthInfo<'a> {
+    oauth_client_id: Option<Cow<'a, str>>,
+}
+
+impl<'de> Object<'de> for OauthInfo<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "oauthClientId" => self.oauth_client_id = next(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+struct Delegation<'a> {
+    first_party_principal: Option<Principal<'a>>,
+    principal_subject: Option<Cow<'a, str>>,
+    /// Present, whatever its value.
+    third_party_principal: bool,
+}
+
+impl<'de> Object<'de> for Delegation<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "firstPartyPrincipal" => self.first_party_principal = next(map)?,
+            "principalSubject" => self.principal_subject = next(map)?,
+            "thirdPartyPrincipal" => {
+                map.next_value::<Skip>()?;
+                self.third_party_principal = true;
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+struct Principal<'a> {
+    principal_email: Option<Cow<'a, str>>,
+}
+
+impl<'de> Object<'de> for Principal<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "principalEmail" => self.principal_email = next(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+struct RequestMetadata<'a> {
+    caller_ip: Option<Cow<'a, str>>,
+    caller_supplied_user_agent: Option<Cow<'a, str>>,
+}
+
+impl<'de> Object<'de> for RequestMetadata<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "callerIp" => self.caller_ip = next(map)?,
+            "callerSuppliedUserAgent" => self.caller_supplied_user_agent = next(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+#[derive(Default)]
+struct Status {
+    code: Option<Code>,
+}
+
+impl<'de> Object<'de> for Status {
+    fn field<A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        match key {
+            "code" => self.code = next(map)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
+/// A status code: a number in LogEntry JSON; a string in BigQuery JSON exports, which write
+/// INT64 as text. A number that is not an `i64` is no code, as it is to `Value::as_i64`.
+struct Code(i64);
+
+impl<'de> Lenient<'de> for Code {
+    fn from_i64(code: i64) -> Option<Self> {
+        Some(Code(code))
+    }
+
+    fn from_u64(code: u64) -> Option<Self> {
+        i64::try_from(code).ok().map(Code)
+    }
+
+    fn from_str(code: Cow<'de, str>) -> Option<Self> {
+        code.trim().parse().ok().map(Code)
+    }
+}
+
+fn entry(v: Option<&LogEntry<'_>>) -> Result<(Timestamp, CloudApiCall), Failure> {
+    let (v, payload) = v.and_then(|v| Some((v, v.payload()?))).ok_or((
+        Reason::MissingField,
+        "no protoPayload: not an audit log entry".to_string(),
+    ))?;
+    if let Some(kind) = text(&payload.kind) {
         if !kind.ends_with("google.cloud.audit.AuditLog") {
             return Err((
                 Reason::MissingField,
@@ -92,43 +327,45 @@ fn entry(v: &Value) -> Result<(Timestamp, CloudApiCall), Failure> {
             ));
         }
     }
-    let (Some(service), Some(method)) = (text(payload, "serviceName"), text(payload, "methodName")) else {
+    let (Some(service), Some(method)) = (text(&payload.service_name), text(&payload.method_name)) else {
         return Err((Reason::MissingField, "AuditLog has no serviceName or methodName".into()));
     };
-    let time_text = text(v, "timestamp")
-        .or_else(|| text(v, "receiveTimestamp"))
+    let time_text = text(&v.timestamp)
+        .or_else(|| text(&v.receive_timestamp))
         .ok_or((Reason::MissingField, "entry has no timestamp".to_string()))?;
     let time = parse_time(time_text).ok_or((Reason::BadTimestamp, format!("cannot read time {time_text:?}")))?;
 
-    let auth = payload.get("authenticationInfo");
     let mut identity = Identity::default();
-    if let Some(auth) = auth {
+    if let Some(auth) = &payload.authentication_info {
         // Without an email, `principalSubject` names the principal (`serviceAccount:EMAIL`,
         // `user:EMAIL`, `principal://…` for federated identities); the email is what inventory
         // and the other entries name.
-        identity.arn = owned(auth, "principalEmail").or_else(|| {
-            let subject = text(auth, "principalSubject")?;
+        identity.arn = owned(&auth.principal_email).or_else(|| {
+            let subject = text(&auth.principal_subject)?;
             let email = subject
                 .strip_prefix("serviceAccount:")
                 .or_else(|| subject.strip_prefix("user:"))
                 .unwrap_or(subject);
             Some(email.to_string())
         });
-        identity.principal_id = owned(auth, "principalSubject");
-        identity.access_key = owned(auth, "serviceAccountKeyName");
-        identity.client_id = at(auth, &["oauthInfo", "oauthClientId"])
-            .and_then(Value::as_str)
+        identity.principal_id = owned(&auth.principal_subject);
+        identity.access_key = owned(&auth.service_account_key_name);
+        identity.client_id = auth
+            .oauth_info
+            .as_ref()
+            .and_then(|o| o.oauth_client_id.as_deref())
             .map(str::to_string);
-        identity.delegation = items(auth, "serviceAccountDelegationInfo")
+        identity.delegation = auth
+            .delegation
+            .iter()
+            .flat_map(|l| &l.0)
             .filter_map(|d| {
-                at(d, &["firstPartyPrincipal", "principalEmail"])
-                    .and_then(Value::as_str)
+                d.first_party_principal
+                    .as_ref()
+                    .and_then(|p| p.principal_email.as_deref())
                     .map(str::to_string)
-                    .or_else(|| owned(d, "principalSubject"))
-                    .or_else(|| {
-                        d.get("thirdPartyPrincipal")
-                            .map(|_| "third-party principal".to_string())
-                    })
+                    .or_else(|| owned(&d.principal_subject))
+                    .or_else(|| d.third_party_principal.then(|| "third-party principal".to_string()))
             })
             .collect();
     }
@@ -138,30 +375,25 @@ fn entry(v: &Value) -> Result<(Timestamp, CloudApiCall), Failure> {
             identity.account = service_account_project(email);
         }
     }
-    let labels = at(v, &["resource", "labels"]);
+    let labels = v.resource.as_ref().and_then(|r| r.labels.as_ref());
     let project = labels
-        .and_then(|l| owned(l, "project_id"))
-        .or_else(|| project_of_log(text(v, "logName")?));
-    let request = payload.get("requestMetadata");
-    // A number in LogEntry JSON; a string in BigQuery JSON exports, which write INT64 as text.
-    let status = payload
-        .get("status")
-        .and_then(|s| s.get("code"))
-        .and_then(|c| c.as_i64().or_else(|| c.as_str()?.trim().parse().ok()))
-        .unwrap_or(0);
+        .and_then(|l| owned(&l.project_id))
+        .or_else(|| project_of_log(text(&v.log_name)?));
+    let request = payload.request_metadata.as_ref();
+    let status = payload.status.as_ref().and_then(|s| s.code.as_ref()).map_or(0, |c| c.0);
     let call = CloudApiCall {
         provider: Provider::Gcp,
         service: service.to_string(),
         action: method.to_string(),
         region: labels.and_then(|l| {
-            owned(l, "zone")
-                .or_else(|| owned(l, "location"))
-                .or_else(|| owned(l, "region"))
+            owned(&l.zone)
+                .or_else(|| owned(&l.location))
+                .or_else(|| owned(&l.region))
         }),
         recipient_account: project,
         identity,
         workload: None,
-        source: request.map(|r| match text(r, "callerIp") {
+        source: request.map(|r| match r.as_ref().and_then(|r| text(&r.caller_ip)) {
             None => SourceAddress::Missing,
             Some(ip @ ("private" | "gce-internal-ip")) => SourceAddress::Redacted(ip.to_string()),
             Some(ip) => match ip.parse() {
@@ -169,10 +401,12 @@ fn entry(v: &Value) -> Result<(Timestamp, CloudApiCall), Failure> {
                 Err(_) => SourceAddress::Other(ip.to_string()),
             },
         }),
-        user_agent: request.and_then(|r| owned(r, "callerSuppliedUserAgent")),
+        user_agent: request
+            .and_then(Option::as_ref)
+            .and_then(|r| owned(&r.caller_supplied_user_agent)),
         error_code: (status != 0).then(|| rpc_code(status)),
-        event_type: text(v, "logName").and_then(log_kind).map(str::to_string),
-        target: text(payload, "resourceName").map(capped),
+        event_type: text(&v.log_name).and_then(log_kind).map(str::to_string),
+        target: text(&payload.resource_name).map(capped),
         ..CloudApiCall::default()
     };
     Ok((time, call))
@@ -263,17 +497,60 @@ mod tests {
 
     #[test]
     fn a_principal_subject_names_the_service_account_by_its_email() {
-        let v: Value = serde_json::from_str(
+        let Ok(Field(v)) = serde_json::from_str::<Field<LogEntry>>(
             r#"{"timestamp":"2026-09-14T10:00:00Z","protoPayload":{"serviceName":"storage.googleapis.com","methodName":"storage.objects.get","authenticationInfo":{"principalSubject":"serviceAccount:etl@shop-prod.iam.gserviceaccount.com"}}}"#,
-        )
-        .unwrap_or_default();
-        let (_, call) = entry(&v).unwrap_or_else(|e| panic!("{e:?}"));
+        ) else {
+            panic!("not JSON")
+        };
+        let (_, call) = entry(v.as_ref()).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(
             call.identity.arn.as_deref(),
             Some("etl@shop-prod.iam.gserviceaccount.com")
         );
         assert_eq!(call.identity.kind, Some(IdentityKind::GcpServiceAccount));
         assert_eq!(call.identity.account.as_deref(), Some("shop-prod"));
+    }
+
+    #[test]
+    fn a_record_the_tree_parser_rejects_is_rejected_the_same_way() {
+        let record = |extra: &str| {
+            format!(
+                r#"{{"timestamp":"2026-09-14T10:00:00Z","protoPayload":{{"serviceName":"s","methodName":"m","x":{extra}}}}}"#
+            )
+            .into_bytes()
+        };
+        let mut bad_utf8 = record(r#""?""#);
+        if let Some(at) = bad_utf8.iter().position(|&b| b == b'?') {
+            bad_utf8[at] = 0xff;
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        for (bytes, reason) in [
+            (bad_utf8, Reason::InvalidUtf8),
+            (record("1e400"), Reason::InvalidJson),
+            (record(r#""\ud800""#), Reason::InvalidJson),
+            (record(&deep), Reason::InvalidJson),
+        ] {
+            let mut out = ParsedFile::default();
+            GcpAudit.parse(&bytes, FileId(0), &mut out);
+            assert!(out.events.is_empty(), "{}", String::from_utf8_lossy(&bytes));
+            assert_eq!(out.diagnostics.len(), 1);
+            assert_eq!(out.diagnostics[0].reason, reason);
+            assert!(out.diagnostics[0].detail.starts_with("invalid JSON: "));
+        }
+    }
+
+    #[test]
+    fn fields_of_the_wrong_type_are_absent_and_the_last_of_a_repeated_key_wins() {
+        let Ok(Field(v)) = serde_json::from_str::<Field<LogEntry>>(
+            r#"{"timestamp":"2026-09-14T10:00:00Z","protoPayload":{"serviceName":"s","methodName":"m","requestMetadata":null,"status":{"code":" 7 "},"authenticationInfo":{"principalEmail":5,"principalSubject":"user:a@b.c"}},"resource":{"labels":{"zone":"z"}},"resource":{"labels":{"zone":{}}}}"#,
+        ) else {
+            panic!("not JSON")
+        };
+        let (_, call) = entry(v.as_ref()).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(call.identity.arn.as_deref(), Some("a@b.c"));
+        assert_eq!(call.source, Some(SourceAddress::Missing));
+        assert_eq!(call.error_code.as_deref(), Some("PERMISSION_DENIED"));
+        assert_eq!(call.region, None);
     }
 
     #[test]

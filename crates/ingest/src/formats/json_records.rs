@@ -61,6 +61,30 @@ pub(crate) fn for_each_record(
     out: &mut ParsedFile,
     mut record: impl FnMut(&Value, Origin, &mut ParsedFile) -> Result<(), Failure>,
 ) {
+    for_each_record_bytes(
+        buf,
+        file,
+        format,
+        wrappers,
+        out,
+        |bytes, origin, out| match record_value(bytes, origin, format, out) {
+            Some(value) => record(&value, origin, out),
+            None => Ok(()),
+        },
+    );
+}
+
+/// [`for_each_record`] handing `record` each record's text, for a format that parses it into
+/// types of its own (building the tree costs more than the rest of the parse). A record it cannot
+/// parse goes through [`record_value`], for the diagnostic every format gives.
+pub(crate) fn for_each_record_bytes(
+    buf: &[u8],
+    file: FileId,
+    format: &'static str,
+    wrappers: &[&[u8]],
+    out: &mut ParsedFile,
+    mut record: impl FnMut(&[u8], Origin, &mut ParsedFile) -> Result<(), Failure>,
+) {
     let mut lines = LineCounter::new(buf);
     let mut index = 0u64;
     let mut one = |item: Result<Span, Unterminated>, out: &mut ParsedFile| {
@@ -79,15 +103,12 @@ pub(crate) fn for_each_record(
                 return;
             }
         };
-        let Some(value) = parse_value(buf, span, (file, index), format, "", out) else {
-            return;
-        };
         let origin = Origin {
             file,
             line: span.line,
             index,
         };
-        if let Err((reason, detail)) = record(&value, origin, out) {
+        if let Err((reason, detail)) = record(&buf[span.start..span.end], origin, out) {
             out.diagnose(
                 (file, span.line, Some(index)),
                 format,
@@ -137,21 +158,44 @@ pub(crate) fn parse_value(
     match serde_json::from_slice(bytes) {
         Ok(value) => Some(value),
         Err(e) => {
-            let reason = if std::str::from_utf8(bytes).is_err() {
-                Reason::InvalidUtf8
-            } else {
-                Reason::InvalidJson
-            };
-            out.diagnose(
-                (file, span.line, Some(index)),
-                format,
-                reason,
-                format!("{what}invalid JSON: {e}"),
-                Some(excerpt(bytes)),
-            );
+            diagnose_invalid(bytes, (file, span.line, index), format, what, &e, out);
             None
         }
     }
+}
+
+/// One record's text (from [`for_each_record_bytes`]) as a tree, or the diagnostic
+/// [`parse_value`] gives and `None`.
+pub(crate) fn record_value(bytes: &[u8], origin: Origin, format: &'static str, out: &mut ParsedFile) -> Option<Value> {
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            diagnose_invalid(bytes, (origin.file, origin.line, origin.index), format, "", &e, out);
+            None
+        }
+    }
+}
+
+fn diagnose_invalid(
+    bytes: &[u8],
+    (file, line, index): (FileId, u64, u64),
+    format: &'static str,
+    what: &str,
+    e: &serde_json::Error,
+    out: &mut ParsedFile,
+) {
+    let reason = if std::str::from_utf8(bytes).is_err() {
+        Reason::InvalidUtf8
+    } else {
+        Reason::InvalidJson
+    };
+    out.diagnose(
+        (file, line, Some(index)),
+        format,
+        reason,
+        format!("{what}invalid JSON: {e}"),
+        Some(excerpt(bytes)),
+    );
 }
 
 /// A string field, trimmed, absent when empty.
@@ -160,16 +204,6 @@ pub(crate) fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
         .and_then(Value::as_str)
         .map(str::trim)
         .filter(|s| !s.is_empty())
-}
-
-/// [`text`] copied.
-pub(crate) fn owned(v: &Value, key: &str) -> Option<String> {
-    text(v, key).map(str::to_string)
-}
-
-/// The value at a path of object keys.
-pub(crate) fn at<'v>(v: &'v Value, path: &[&str]) -> Option<&'v Value> {
-    path.iter().try_fold(v, |v, key| v.get(key))
 }
 
 /// The elements of an array field (none when absent or not an array).

@@ -17,6 +17,7 @@ mod imds_trace;
 mod json_records;
 mod kubernetes_audit;
 mod laurel;
+mod lenient;
 mod suricata_eve;
 mod sysmon_linux;
 mod vpc_flow;
