@@ -47,9 +47,10 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use credtrail_event::metadata::{may_concern, metadata_path_host};
 use credtrail_event::{Body, Event, FileId, HttpRequest, HttpSensor, Origin, Timestamp};
 
-use super::{Format, ParsedFile};
+use super::{Format, ParsedFile, Window};
 use crate::diagnostic::{excerpt, Reason};
 
 pub struct AwsElb;
@@ -99,25 +100,67 @@ impl Format for AwsElb {
     }
 
     fn parse(&self, buf: &[u8], file: FileId, out: &mut ParsedFile) {
-        let mut index = 0u64;
-        // One vector for every line's fields.
-        let mut f = Vec::new();
-        for (line, bytes) in lines(buf) {
-            index += 1;
-            out.records += 1;
-            let parsed = match std::str::from_utf8(bytes) {
-                Ok(text) => parse_line(text, &mut f),
-                Err(e) => Err((Reason::InvalidUtf8, format!("line holds bytes that are not UTF-8: {e}"))),
-            };
-            match parsed {
-                Ok((time, request)) => out.events.push(Event {
-                    time,
-                    origin: Origin { file, line, index },
-                    body: Body::HttpRequest(Box::new(request)),
-                }),
-                Err((reason, detail)) => {
-                    out.diagnose((file, line, Some(index)), NAME, reason, detail, Some(excerpt(bytes)))
+        parse_lines(buf, file, out, None);
+    }
+
+    /// A line whose request cannot concern a detector (see `Line::may_concern_detectors`) is
+    /// still read and checked in full (the same diagnostics as `parse`), counted in
+    /// `ParsedFile::quiet` when its time is in the scan's window, and its client sighted for
+    /// first-seen networks, but no `HttpRequest` is built for it.
+    ///
+    /// What the detectors read of a load balancer's request (`HttpSensor::LoadBalancer`, no
+    /// body, no `X-Forwarded-For`, no WAF decision, one header: `User-Agent`):
+    ///
+    /// - `ssrf-metadata-request`: `find_targets` on the target's query and path (after
+    ///   `origin_form`) and on every header but `Host` (here the user agent);
+    ///   `required_header` on the headers (a `User-Agent` is never one); its WAF-only path reads
+    ///   `waf`, which this parser never sets (ALB's `actions_executed` is not read).
+    /// - `metadata-proxy-abuse`: `canonical_target` on the target alone (absolute form) and with
+    ///   the host (the URL's authority, else `domain_name`). Its host-less metadata-path branch
+    ///   (`metadata_path_host`) is for web servers and CDNs only, and `relayed` for network
+    ///   sensors only.
+    /// - `imds-access-failures`: `canonical_target` on the target and the host, when there is a
+    ///   status; the on-the-wire branch is for network sensors only.
+    /// - `imds-access-from-container` reads network-sensor requests only; `activity` (and so
+    ///   triage) only the original client and time, which the sighting keeps; `footprint` and the
+    ///   other rules read no web request. Status, size, server and observer (and the user agent
+    ///   as an alert entity) matter only for a request in which one of the reads above found a
+    ///   target: `imds-access-failures` needs a status, but returns without a target.
+    fn parse_for_detectors(&self, buf: &[u8], file: FileId, window: &Window, out: &mut ParsedFile) {
+        parse_lines(buf, file, out, Some(window));
+    }
+}
+
+/// [`Format::parse`], or with the scan's window [`Format::parse_for_detectors`].
+fn parse_lines(buf: &[u8], file: FileId, out: &mut ParsedFile, quiet: Option<&Window>) {
+    let mut index = 0u64;
+    // One vector for every line's fields.
+    let mut f = Vec::new();
+    for (line, bytes) in lines(buf) {
+        index += 1;
+        out.records += 1;
+        let parsed = match std::str::from_utf8(bytes) {
+            Ok(text) => read_line(text, &mut f),
+            Err(e) => Err((Reason::InvalidUtf8, format!("line holds bytes that are not UTF-8: {e}"))),
+        };
+        match parsed {
+            Ok(fields) if quiet.is_some() && !fields.may_concern_detectors() => {
+                if quiet.is_some_and(|w| w.contains(&fields.time)) {
+                    out.quiet += 1;
+                    // No detector reads the request, but "first seen" asks when its client's
+                    // network first appeared (the original client: ELB logs no X-Forwarded-For).
+                    if let Some(client) = fields.client {
+                        out.sight(client, fields.time);
+                    }
                 }
+            }
+            Ok(fields) => out.events.push(Event {
+                time: fields.time,
+                origin: Origin { file, line, index },
+                body: Body::HttpRequest(Box::new(fields.request())),
+            }),
+            Err((reason, detail)) => {
+                out.diagnose((file, line, Some(index)), NAME, reason, detail, Some(excerpt(bytes)))
             }
         }
     }
@@ -266,18 +309,18 @@ fn bytes_field(text: &str, what: &str) -> Result<Option<u64>, Failure> {
         .map_err(|_| (Reason::MissingField, format!("{what} {text:?} is not a number")))
 }
 
-fn value(text: &str) -> Option<String> {
-    (!text.is_empty() && text != "-").then(|| text.to_string())
+fn value(text: &str) -> Option<&str> {
+    (!text.is_empty() && text != "-").then_some(text)
 }
 
 /// The parts of `"METHOD URL VERSION"`: method, target, host.
-struct RequestLine {
-    method: Option<String>,
-    target: String,
-    host: Option<String>,
+struct RequestLine<'a> {
+    method: Option<&'a str>,
+    target: Cow<'a, str>,
+    host: Option<&'a str>,
 }
 
-fn request_line(text: &str) -> RequestLine {
+fn request_line(text: &str) -> RequestLine<'_> {
     let text = text.trim_end();
     let (method, rest) = text.split_once(' ').unwrap_or((text, ""));
     // The URL may hold spaces only if ELB logged them raw; the version is the last word.
@@ -288,13 +331,13 @@ fn request_line(text: &str) -> RequestLine {
     if method == "-" || method.is_empty() {
         return RequestLine {
             method: None,
-            target: if url == "-" { String::new() } else { url.to_string() },
+            target: Cow::Borrowed(if url == "-" { "" } else { url }),
             host: None,
         };
     }
     let (target, host) = split_url(url);
     RequestLine {
-        method: Some(method.to_string()),
+        method: Some(method),
         target,
         host,
     }
@@ -302,12 +345,12 @@ fn request_line(text: &str) -> RequestLine {
 
 /// Splits an absolute URL into the origin-form target and the host (port removed); any other
 /// form is the target as logged.
-fn split_url(url: &str) -> (String, Option<String>) {
+fn split_url(url: &str) -> (Cow<'_, str>, Option<&str>) {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return (url.to_string(), None);
+        return (Cow::Borrowed(url), None);
     };
     if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
-        return (url.to_string(), None);
+        return (Cow::Borrowed(url), None);
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
@@ -321,15 +364,30 @@ fn split_url(url: &str) -> (String, Option<String>) {
         _ => authority,
     };
     let target = if path.is_empty() || !path.starts_with('/') {
-        format!("/{path}")
+        Cow::Owned(format!("/{path}"))
     } else {
-        path.to_string()
+        Cow::Borrowed(path)
     };
-    (target, (!host.is_empty()).then(|| host.to_string()))
+    (target, (!host.is_empty()).then_some(host))
 }
 
-fn parse_line<'a>(text: &'a str, f: &mut Vec<Cow<'a, str>>) -> Result<(Timestamp, HttpRequest), Failure> {
+/// One line's fields, checked: what [`Line::request`] builds a request from.
+struct Line<'a> {
+    time: Timestamp,
+    client: Option<IpAddr>,
+    server: Option<(IpAddr, u16)>,
+    status: Option<u16>,
+    sent: Option<u64>,
+    request: RequestLine<'a>,
+    user_agent: Option<&'a str>,
+    observer: Option<&'a str>,
+}
+
+/// One line → its fields, every check made; nothing allocated unless a quoted field holds an
+/// escape or the URL has no path.
+fn read_line<'t, 'f>(text: &'t str, f: &'f mut Vec<Cow<'t, str>>) -> Result<Line<'f>, Failure> {
     fields(text, f).map_err(|e| (Reason::MissingField, e))?;
+    let f: &'f [Cow<'t, str>] = f;
     let classic = f
         .first()
         .and_then(|f0| f0.as_bytes().first())
@@ -369,28 +427,64 @@ fn parse_line<'a>(text: &'a str, f: &mut Vec<Cow<'a, str>>) -> Result<(Timestamp
     let target_status = status(&f[at(9)], "target_status_code")?;
     let sent = bytes_field(&f[at(11)], "sent_bytes")?;
     bytes_field(&f[at(10)], "received_bytes")?;
-    let request = request_line(&f[at(12)]);
+    let mut request = request_line(&f[at(12)]);
     let user_agent = f.get(at(13)).and_then(|ua| value(ua));
     let domain = if classic {
         None
     } else {
         f.get(18).and_then(|d| value(d))
     };
+    request.host = request.host.or(domain);
+    Ok(Line {
+        time,
+        client: client.map(|(ip, _)| ip),
+        server,
+        status: elb_status.or(target_status),
+        sent,
+        request,
+        user_agent,
+        observer: value(&f[at(2)]),
+    })
+}
 
-    let mut r = HttpRequest::new(HttpSensor::LoadBalancer, request.target);
-    r.method = request.method;
-    r.host = request.host.or(domain);
-    if let Some(ua) = &user_agent {
-        r.headers.push(("User-Agent".into(), ua.clone()));
+impl Line<'_> {
+    fn request(self) -> HttpRequest {
+        let mut r = HttpRequest::new(HttpSensor::LoadBalancer, self.request.target);
+        r.method = self.request.method.map(str::to_string);
+        r.host = self.request.host.map(str::to_string);
+        if let Some(ua) = self.user_agent {
+            r.headers.push(("User-Agent".into(), ua.to_string()));
+        }
+        r.user_agent = self.user_agent.map(str::to_string);
+        r.client = self.client;
+        r.server = self.server.map(|(ip, _)| ip);
+        r.server_port = self.server.map(|(_, port)| port);
+        r.status = self.status;
+        r.response_bytes = self.sent;
+        r.observer = self.observer.map(str::to_string);
+        r
     }
-    r.user_agent = user_agent;
-    r.client = client.map(|(ip, _)| ip);
-    r.server = server.map(|(ip, _)| ip);
-    r.server_port = server.map(|(_, port)| port);
-    r.status = elb_status.or(target_status);
-    r.response_bytes = sent;
-    r.observer = value(&f[at(2)]);
-    Ok((time, r))
+
+    /// Whether a detector may act on this request: see [`AwsElb::parse_for_detectors`] for
+    /// what they read. These are the very texts [`Line::request`] hands them (target, host,
+    /// user agent, unescaped as the request holds them), so `may_concern`'s property applies
+    /// as stated: every text that `find_targets` or `canonical_target` reads is one of them or
+    /// a part of one cut at `?`, `/` or after `scheme://authority` (`origin_form`), and
+    /// `canonical_target(target, host)` needs its pre-filter to pass on the target or the host,
+    /// which `may_concern` of that text implies.
+    ///
+    /// `metadata_path_host` is tested too, though no detector reads a metadata path without a
+    /// host from a load balancer today (the proxy rule's host-less branch is for web servers and
+    /// CDNs): it costs two byte comparisons on most targets, and keeps these lines should that
+    /// branch take load balancers in. It tests prefixes without `?` or `#`, so the whole target
+    /// passes it when the target's path does.
+    fn may_concern_detectors(&self) -> bool {
+        let target = &*self.request.target;
+        may_concern(target)
+            || self.request.host.is_some_and(may_concern)
+            || self.user_agent.is_some_and(may_concern)
+            || metadata_path_host(target).is_some()
+    }
 }
 
 #[cfg(test)]
@@ -423,7 +517,8 @@ mod tests {
             ("*", "*", None),
         ];
         for (url, target, host) in cases {
-            assert_eq!(split_url(url), (target.to_string(), host.map(str::to_string)), "{url}");
+            let (t, h) = split_url(url);
+            assert_eq!((&*t, h), (target, host), "{url}");
         }
     }
 
@@ -445,6 +540,6 @@ mod tests {
     #[test]
     fn requests_elb_could_not_parse_have_no_method_or_target() {
         let r = request_line("- - - ");
-        assert_eq!((r.method, r.target, r.host), (None, String::new(), None));
+        assert_eq!((r.method, &*r.target, r.host), (None, "", None));
     }
 }
