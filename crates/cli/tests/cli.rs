@@ -162,6 +162,37 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
+/// What `cmd` prints, once it has exited with `code`.
+fn stdout(cmd: &mut Command, code: i32) -> String {
+    String::from_utf8(cmd.assert().code(code).get_output().stdout.clone()).unwrap()
+}
+
+/// `credtrail ARGS…` in `cwd`, asserted to be a usage error (exit 2).
+fn usage_error(cwd: &TempDir, args: &[&str]) -> assert_cmd::assert::Assert {
+    credtrail(cwd).args(args).assert().code(2)
+}
+
+/// `credtrail scan --format jsonl --no-progress -` in `cwd`, reading `input`.
+fn scan_stdin(cwd: &TempDir, input: Vec<u8>) -> Command {
+    let mut cmd = credtrail(cwd);
+    cmd.args(["scan", "--format", "jsonl", "--no-progress", "-"])
+        .write_stdin(input);
+    cmd
+}
+
+/// The report `credtrail scan --no-progress --format FORMAT INPUT` prints, alerts found (exit 1).
+fn scan_report(cwd: &TempDir, format: &str, input: &str) -> String {
+    stdout(
+        credtrail(cwd).args(["scan", "--no-progress", "--format", format, input]),
+        1,
+    )
+}
+
+/// Parses each line of `text` as JSON, with none of the `jsonl` contract's checks.
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 // ---------------------------------------------------------------------------------------------
 // exit codes
 
@@ -227,17 +258,11 @@ fn a_missing_path_beside_a_readable_one_is_reported_but_does_not_fail_the_scan()
 #[test]
 fn an_unknown_format_value_is_a_usage_error() {
     let cwd = tmp();
-    credtrail(&cwd)
-        .args(["scan", "--format", "yaml", &sample()])
-        .assert()
-        .code(2)
+    usage_error(&cwd, &["scan", "--format", "yaml", &sample()])
         .stdout(predicate::str::is_empty())
         .stderr(predicate::str::contains("'yaml'").and(predicate::str::contains("--format")))
         .stderr(predicate::str::contains("table").and(predicate::str::contains("jsonl")));
-    credtrail(&cwd)
-        .args(["scan", "--input-format", "syslog", &sample()])
-        .assert()
-        .code(2)
+    usage_error(&cwd, &["scan", "--input-format", "syslog", &sample()])
         .stderr(predicate::str::contains("syslog").and(predicate::str::contains("cloudtrail")));
 }
 
@@ -248,15 +273,7 @@ fn an_unknown_format_value_is_a_usage_error() {
 fn dash_reads_standard_input() {
     let cwd = tmp();
     let input = std::fs::read(cli_fixture("benign.jsonl")).unwrap();
-    let out = credtrail(&cwd)
-        .args(["scan", "--format", "jsonl", "--no-progress", "-"])
-        .write_stdin(input)
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let lines = jsonl(&out);
+    let lines = jsonl(stdout(&mut scan_stdin(&cwd, input), 0).as_bytes());
     assert_eq!(lines.last().unwrap()["records"]["events"], 4);
     assert_eq!(lines.last().unwrap()["inputs"]["formats"]["cloudtrail"], 1);
 }
@@ -264,15 +281,8 @@ fn dash_reads_standard_input() {
 #[test]
 fn dash_reads_gzip_from_standard_input_and_cites_it_as_dash() {
     let cwd = tmp();
-    let out = credtrail(&cwd)
-        .args(["scan", "--format", "jsonl", "--no-progress", "-"])
-        .write_stdin(std::fs::read(sample_cloudtrail_gz()).unwrap())
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let lines = jsonl(&out);
+    let mut cmd = scan_stdin(&cwd, std::fs::read(sample_cloudtrail_gz()).unwrap());
+    let lines = jsonl(stdout(&mut cmd, 1).as_bytes());
     let alerts: Vec<&Value> = lines.iter().filter(|l| l["type"] == "alert").collect();
     assert!(!alerts.is_empty());
     for a in alerts {
@@ -282,9 +292,7 @@ fn dash_reads_gzip_from_standard_input_and_cites_it_as_dash() {
     }
     // A gzip of JSON lines read the same way.
     let benign = gzip(&std::fs::read(cli_fixture("benign.jsonl")).unwrap());
-    credtrail(&cwd)
-        .args(["scan", "--format", "jsonl", "--no-progress", "-"])
-        .write_stdin(benign)
+    scan_stdin(&cwd, benign)
         .assert()
         .code(0)
         .stdout(predicate::str::contains(r#""events":4"#));
@@ -544,18 +552,18 @@ fn jsonl_lines_follow_the_contract() {
 #[test]
 fn a_config_with_an_unknown_key_fails_naming_the_key_and_the_file() {
     let cwd = tmp();
-    credtrail(&cwd)
-        .args([
+    usage_error(
+        &cwd,
+        &[
             "scan",
             "--no-progress",
             "--config",
             &cli_fixture("unknown-key.toml"),
             &sample(),
-        ])
-        .assert()
-        .code(2)
-        .stdout(predicate::str::is_empty())
-        .stderr(predicate::str::contains("rolez").and(predicate::str::contains("unknown-key.toml")));
+        ],
+    )
+    .stdout(predicate::str::is_empty())
+    .stderr(predicate::str::contains("rolez").and(predicate::str::contains("unknown-key.toml")));
 }
 
 #[test]
@@ -662,14 +670,7 @@ fn hostile_log_strings_never_reach_the_table_raw() {
 #[test]
 fn rules_lists_every_public_rule_id() {
     let cwd = tmp();
-    let out = credtrail(&cwd)
-        .arg("rules")
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = stdout(credtrail(&cwd).arg("rules"), 0);
     let ids: Vec<&str> = text.lines().filter_map(|l| l.split_whitespace().next()).collect();
     assert_eq!(ids, RULES);
 }
@@ -681,27 +682,15 @@ fn show_prints_one_incident_found_by_its_id_or_by_one_of_its_alerts() {
         .args(["scan", "--no-progress", "--format", "jsonl", &sample()])
         .output()
         .unwrap();
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&String::from_utf8(out.stdout).unwrap());
     let incident = lines.iter().find(|l| l["type"] == "incident").expect("an incident");
     let id = incident["id"].as_str().unwrap();
     let alert_id = incident["alerts"][0].as_str().unwrap();
     for wanted in [id, alert_id] {
-        let out = credtrail(&cwd)
-            .args(["show", wanted, "--no-progress", "--format", "jsonl", &sample()])
-            .assert()
-            .code(1)
-            .get_output()
-            .stdout
-            .clone();
-        let shown: Vec<Value> = String::from_utf8(out)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let shown = json_lines(&stdout(
+            credtrail(&cwd).args(["show", wanted, "--no-progress", "--format", "jsonl", &sample()]),
+            1,
+        ));
         let incidents: Vec<&Value> = shown.iter().filter(|l| l["type"] == "incident").collect();
         assert_eq!(incidents.len(), 1);
         assert_eq!(incidents[0]["id"], id);
@@ -709,10 +698,7 @@ fn show_prints_one_incident_found_by_its_id_or_by_one_of_its_alerts() {
         let alerts = shown.iter().filter(|l| l["type"] == "alert").count();
         assert_eq!(alerts, incident["alerts"].as_array().unwrap().len());
     }
-    credtrail(&cwd)
-        .args(["show", "inc-0000000000000000", "--no-progress", &sample()])
-        .assert()
-        .code(2)
+    usage_error(&cwd, &["show", "inc-0000000000000000", "--no-progress", &sample()])
         .stderr(predicates::str::contains("no incident or alert with id"));
 }
 
@@ -724,14 +710,8 @@ fn hostile_log_strings_are_inert_in_csv_and_markdown() {
     let cwd = tmp();
     let hostile_dir = repo().join("testdata/hostile").display().to_string();
     for fixture in [cli_fixture("hostile-report.jsonl"), hostile_dir] {
-        let csv_out = credtrail(&cwd)
-            .args(["scan", "--no-progress", "--format", "csv", &fixture])
-            .assert()
-            .code(1)
-            .get_output()
-            .stdout
-            .clone();
-        let mut reader = csv::Reader::from_reader(csv_out.as_slice());
+        let csv_out = scan_report(&cwd, "csv", &fixture);
+        let mut reader = csv::Reader::from_reader(csv_out.as_bytes());
         let mut rows = 0;
         let mut saw_payload = false;
         let mut formulas = 0;
@@ -750,14 +730,7 @@ fn hostile_log_strings_are_inert_in_csv_and_markdown() {
         assert!(rows >= 2 && saw_payload, "{fixture}: the payload is kept, as text");
         assert!(formulas > 0, "{fixture}: formula cells were there, neutralised");
 
-        let md = credtrail(&cwd)
-            .args(["scan", "--no-progress", "--format", "markdown", &fixture])
-            .assert()
-            .code(1)
-            .get_output()
-            .stdout
-            .clone();
-        let md = String::from_utf8(md).unwrap();
+        let md = scan_report(&cwd, "markdown", &fixture);
         assert!(md.contains("escalate_t2"), "{md}");
         for line in md.lines() {
             // Indented code blocks (the containment commands) render as literal text.
@@ -773,14 +746,7 @@ fn hostile_log_strings_are_inert_in_csv_and_markdown() {
 
 /// What `credtrail explain NAME` prints; it must succeed.
 fn explain(cwd: &TempDir, name: &str) -> String {
-    let out = credtrail(cwd)
-        .args(["explain", name])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    String::from_utf8(out).unwrap()
+    stdout(credtrail(cwd).args(["explain", name]), 0)
 }
 
 #[test]
@@ -809,24 +775,13 @@ fn explain_of_vpc_flow_logs_says_plainly_they_cannot_show_metadata_access() {
         let name = line.split_whitespace().next().unwrap();
         credtrail(&cwd).args(["explain", name]).assert().code(0);
     }
-    credtrail(&cwd)
-        .args(["explain", "no-such-thing"])
-        .assert()
-        .code(2)
-        .stderr(predicates::str::contains("unknown rule or format"));
+    usage_error(&cwd, &["explain", "no-such-thing"]).stderr(predicates::str::contains("unknown rule or format"));
 }
 
 #[test]
 fn explain_prints_the_five_headings() {
     let cwd = tmp();
-    let out = credtrail(&cwd)
-        .args(["explain", "instance-credential-exfiltration"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = explain(&cwd, "instance-credential-exfiltration");
     let mut at = 0;
     for heading in [
         "What it detects",
@@ -848,10 +803,7 @@ fn explain_prints_the_five_headings() {
 #[test]
 fn explain_of_an_unknown_rule_exits_2_and_lists_the_known_ones() {
     let cwd = tmp();
-    credtrail(&cwd)
-        .args(["explain", "nope"])
-        .assert()
-        .code(2)
+    usage_error(&cwd, &["explain", "nope"])
         .stdout(predicate::str::is_empty())
         .stderr(predicate::str::contains("nope").and(predicate::str::contains("instance-credential-exfiltration")));
 }
@@ -859,14 +811,7 @@ fn explain_of_an_unknown_rule_exits_2_and_lists_the_known_ones() {
 #[test]
 fn formats_lists_cloudtrail_and_aws_inventory() {
     let cwd = tmp();
-    let out = credtrail(&cwd)
-        .arg("formats")
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(out).unwrap();
+    let text = stdout(credtrail(&cwd).arg("formats"), 0);
     let names: BTreeSet<&str> = text.lines().filter_map(|l| l.split_whitespace().next()).collect();
     assert!(
         names.contains("cloudtrail") && names.contains("aws-inventory"),
@@ -915,10 +860,7 @@ fn since_and_until_filter_by_event_time_inclusively() {
         assert!(a["last_seen"].as_str().unwrap() <= "2026-03-01T10:02:45Z", "{a}");
     }
 
-    credtrail(&cwd)
-        .args(["scan", "--since", "yesterday", &sample()])
-        .assert()
-        .code(2)
+    usage_error(&cwd, &["scan", "--since", "yesterday", &sample()])
         .stderr(predicate::str::contains("--since").and(predicate::str::contains("yesterday")));
 }
 
@@ -943,16 +885,7 @@ fn role_permissions_cite_their_source_and_hostile_names_in_the_details_are_inert
     role["RolePolicyList"][0]["PolicyName"] = "**bold** `tick` \u{202e}txt.exe [x](javascript:alert(1))".into();
     std::fs::write(&details, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
 
-    let scan = |format: &str| -> String {
-        let out = credtrail(&cwd)
-            .args(["scan", "--no-progress", "--format", format, input.to_str().unwrap()])
-            .assert()
-            .code(1)
-            .get_output()
-            .stdout
-            .clone();
-        String::from_utf8(out).unwrap()
-    };
+    let scan = |format: &str| scan_report(&cwd, format, input.to_str().unwrap());
     let table = scan("table");
     let check = table
         .lines()

@@ -29,12 +29,10 @@ fn nginx_escape(text: &str) -> String {
         .collect()
 }
 
-/// An access log holding every CRS 934 SSRF row's target, body and header values, as the request
-/// target and as the referer, escaped by nginx and raw, with statuses each rule reads, between
-/// ordinary requests.
-fn crs_access_log(dir: &std::path::Path) -> std::path::PathBuf {
+/// Every CRS 934 SSRF row's target, body and header values, each as `quote` writes it and raw,
+/// with statuses each rule reads: `request` gets the request's number, client, text and status.
+fn for_each_crs_request(quote: fn(&str) -> String, mut request: impl FnMut(u32, &str, &str, u16)) {
     let corpus = std::fs::read_to_string(shared().join("corpora/crs-ssrf-regression/crs_934_flat.jsonl")).unwrap();
-    let mut log = String::new();
     let mut n = 0u32;
     for row in corpus.lines().filter(|l| !l.trim().is_empty()) {
         let row: serde_json::Value = serde_json::from_str(row).unwrap();
@@ -49,7 +47,7 @@ fn crs_access_log(dir: &std::path::Path) -> std::path::PathBuf {
         );
         for text in texts {
             for shown in [
-                nginx_escape(&text),
+                quote(&text),
                 text.chars()
                     .filter(|c| !matches!(c, '"' | '\\') && !c.is_control())
                     .collect(),
@@ -57,21 +55,32 @@ fn crs_access_log(dir: &std::path::Path) -> std::path::PathBuf {
                 for status in [200, 403, 502] {
                     n += 1;
                     let client = format!("198.51.{}.{}", n / 250 % 250, n % 250);
-                    let time = format!(
-                        "14/Sep/2026:{:02}:{:02}:{:02} +0000",
-                        n / 3600 % 24,
-                        n / 60 % 60,
-                        n % 60
-                    );
-                    log += &format!(
-                        "{client} - - [{time}] \"GET {shown} HTTP/1.1\" {status} 1400 \"-\" \"curl/8\" \"-\"\n"
-                    );
-                    log += &format!("{client} - - [{time}] \"GET /gallery/{n} HTTP/1.1\" {status} 24423 \"{shown}\" \"Mozilla/5.0\" \"-\"\n");
-                    log += &format!("10.20.2.39 - - [{time}] \"GET /health HTTP/1.1\" 200 2 \"-\" \"ELB-HealthChecker/2.0\" \"-\"\n");
+                    request(n, &client, &shown, status);
                 }
             }
         }
     }
+}
+
+/// An access log holding every CRS 934 SSRF row's target, body and header values, as the request
+/// target and as the referer, escaped by nginx and raw, with statuses each rule reads, between
+/// ordinary requests.
+fn crs_access_log(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut log = String::new();
+    for_each_crs_request(nginx_escape, |n, client, shown, status| {
+        let time = format!(
+            "14/Sep/2026:{:02}:{:02}:{:02} +0000",
+            n / 3600 % 24,
+            n / 60 % 60,
+            n % 60
+        );
+        log += &format!("{client} - - [{time}] \"GET {shown} HTTP/1.1\" {status} 1400 \"-\" \"curl/8\" \"-\"\n");
+        log += &format!(
+            "{client} - - [{time}] \"GET /gallery/{n} HTTP/1.1\" {status} 24423 \"{shown}\" \"Mozilla/5.0\" \"-\"\n"
+        );
+        log +=
+            &format!("10.20.2.39 - - [{time}] \"GET /health HTTP/1.1\" 200 2 \"-\" \"ELB-HealthChecker/2.0\" \"-\"\n");
+    });
     let path = dir.join("hosts/i-0123456789abcdef0/var/log/nginx/access.log");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, log).unwrap();
@@ -117,81 +126,56 @@ fn alb_line(n: u32, client: &str, status: u16, request: &str, user_agent: &str, 
 /// ordinary requests and health checks. A pre-filter that forgets any of the three fields, or the
 /// left-out lines' sightings, fails the test that reads it.
 fn crs_alb_log(dir: &std::path::Path) -> std::path::PathBuf {
-    let corpus = std::fs::read_to_string(shared().join("corpora/crs-ssrf-regression/crs_934_flat.jsonl")).unwrap();
     let mut log = String::new();
-    let mut n = 0u32;
-    for row in corpus.lines().filter(|l| !l.trim().is_empty()) {
-        let row: serde_json::Value = serde_json::from_str(row).unwrap();
-        let mut texts = vec![row["uri"].as_str().unwrap().to_owned()];
-        texts.extend(row["data"].as_str().map(str::to_owned));
-        texts.extend(
-            row["headers"]
-                .as_object()
-                .unwrap()
-                .values()
-                .map(|v| v.as_str().unwrap().to_owned()),
+    for_each_crs_request(elb_quote, |n, client, shown, status| {
+        let path = shown.trim_start_matches('/');
+        let gallery = format!("/gallery/{n}");
+        let ua = "Mozilla/5.0";
+        let host = "shop.example";
+        log += &alb_line(
+            n,
+            client,
+            status,
+            &format!("GET http://{host}:80/{path} HTTP/1.1"),
+            ua,
+            host,
         );
-        for text in texts {
-            for shown in [
-                elb_quote(&text),
-                text.chars()
-                    .filter(|c| !matches!(c, '"' | '\\') && !c.is_control())
-                    .collect(),
-            ] {
-                for status in [200, 403, 502] {
-                    n += 1;
-                    let client = format!("198.51.{}.{}", n / 250 % 250, n % 250);
-                    let path = shown.trim_start_matches('/');
-                    let gallery = format!("/gallery/{n}");
-                    let ua = "Mozilla/5.0";
-                    let host = "shop.example";
-                    log += &alb_line(
-                        n,
-                        &client,
-                        status,
-                        &format!("GET http://{host}:80/{path} HTTP/1.1"),
-                        ua,
-                        host,
-                    );
-                    log += &alb_line(n, &client, status, &format!("GET {shown} HTTP/1.1"), ua, host);
-                    log += &alb_line(
-                        n,
-                        &client,
-                        status,
-                        &format!("GET https://{host}:443{gallery} HTTP/1.1"),
-                        &shown,
-                        host,
-                    );
-                    log += &alb_line(
-                        n,
-                        &client,
-                        status,
-                        &format!("GET https://:443{gallery} HTTP/1.1"),
-                        ua,
-                        &shown,
-                    );
-                    if !shown.is_empty() && !shown.contains([' ', '/', '?', '#', '\\']) {
-                        log += &alb_line(
-                            n,
-                            &client,
-                            status,
-                            &format!("GET http://{shown}:80{gallery} HTTP/1.1"),
-                            ua,
-                            host,
-                        );
-                    }
-                    log += &alb_line(
-                        n,
-                        "10.20.2.39",
-                        200,
-                        "GET http://10.0.1.17:80/health HTTP/1.1",
-                        "ELB-HealthChecker/2.0",
-                        "-",
-                    );
-                }
-            }
+        log += &alb_line(n, client, status, &format!("GET {shown} HTTP/1.1"), ua, host);
+        log += &alb_line(
+            n,
+            client,
+            status,
+            &format!("GET https://{host}:443{gallery} HTTP/1.1"),
+            shown,
+            host,
+        );
+        log += &alb_line(
+            n,
+            client,
+            status,
+            &format!("GET https://:443{gallery} HTTP/1.1"),
+            ua,
+            shown,
+        );
+        if !shown.is_empty() && !shown.contains([' ', '/', '?', '#', '\\']) {
+            log += &alb_line(
+                n,
+                client,
+                status,
+                &format!("GET http://{shown}:80{gallery} HTTP/1.1"),
+                ua,
+                host,
+            );
         }
-    }
+        log += &alb_line(
+            n,
+            "10.20.2.39",
+            200,
+            "GET http://10.0.1.17:80/health HTTP/1.1",
+            "ELB-HealthChecker/2.0",
+            "-",
+        );
+    });
     let path = dir.join("AWSLogs/111122223333/elasticloadbalancing/us-east-1/2026/09/14/111122223333_elasticloadbalancing_us-east-1_app.shop-prod.50dc6c495c0c9188_20260914T0000Z_10.0.1.17_crs.log");
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, log).unwrap();
