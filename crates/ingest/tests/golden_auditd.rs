@@ -95,16 +95,7 @@ fn write_process(out: &mut String, p: &Process) {
 /// One stable, readable block per event and one line per diagnostic.
 fn digest(p: &ParsedFile) -> String {
     let mut out = String::new();
-    writeln!(
-        out,
-        "format={} records={} events={} diagnostics={} bytes={}",
-        p.format.unwrap_or("-"),
-        p.records,
-        p.events.len(),
-        p.diagnostics.len(),
-        p.bytes
-    )
-    .unwrap();
+    common::write_counts(&mut out, p);
     for (e, h) in p.events.iter().zip(host_events(p)) {
         writeln!(
             out,
@@ -133,18 +124,7 @@ fn digest(p: &ParsedFile) -> String {
             }
         }
     }
-    for d in &p.diagnostics {
-        writeln!(
-            out,
-            "diagnostic line={} index={} reason={} format={} detail={:?}",
-            d.line,
-            d.index.map_or("-".to_string(), |i| i.to_string()),
-            d.reason.key(),
-            d.format,
-            d.detail
-        )
-        .unwrap();
-    }
+    common::write_diagnostics(&mut out, p);
     out
 }
 

@@ -42,7 +42,7 @@ fn digest(p: &ParsedFile) -> String {
     )
     .unwrap();
     events_digest(p, &mut out);
-    diagnostics_digest(p, &mut out);
+    common::write_diagnostics(&mut out, p);
     out
 }
 
@@ -128,21 +128,6 @@ fn events_digest(p: &ParsedFile, out: &mut String) {
             )
             .unwrap();
         }
-    }
-}
-
-fn diagnostics_digest(p: &ParsedFile, out: &mut String) {
-    for d in &p.diagnostics {
-        writeln!(
-            out,
-            "diagnostic line={} index={} reason={} format={} detail={:?}",
-            d.line,
-            d.index.map_or("-".to_string(), |i| i.to_string()),
-            d.reason.key(),
-            d.format,
-            d.detail
-        )
-        .unwrap();
     }
 }
 
@@ -391,7 +376,7 @@ fn gzip_zstd_and_multi_member_gzip_read_like_the_plain_file() {
     let expected = {
         let mut s = String::new();
         events_digest(&plain, &mut s);
-        diagnostics_digest(&plain, &mut s);
+        common::write_diagnostics(&mut s, &plain);
         s
     };
     let dir = tempfile::tempdir().unwrap();
@@ -426,7 +411,7 @@ fn gzip_zstd_and_multi_member_gzip_read_like_the_plain_file() {
         assert_eq!(p.records, plain.records, "{name}");
         let mut got = String::new();
         events_digest(&p, &mut got);
-        diagnostics_digest(&p, &mut got);
+        common::write_diagnostics(&mut got, &p);
         assert_eq!(got, expected, "{name}");
     }
 }
@@ -740,7 +725,7 @@ fn facts_digest(p: &ParsedFile) -> String {
         }
         .unwrap();
     }
-    diagnostics_digest(p, &mut out);
+    common::write_diagnostics(&mut out, p);
     out
 }
 

@@ -45,16 +45,7 @@ fn starts(p: &ParsedFile) -> Vec<&ProcessStart> {
 
 fn digest(p: &ParsedFile) -> String {
     let mut out = String::new();
-    writeln!(
-        out,
-        "format={} records={} events={} diagnostics={} bytes={}",
-        p.format.unwrap_or("-"),
-        p.records,
-        p.events.len(),
-        p.diagnostics.len(),
-        p.bytes
-    )
-    .unwrap();
+    common::write_counts(&mut out, p);
     for (e, s) in p.events.iter().zip(starts(p)) {
         let pr = &s.process;
         writeln!(

@@ -47,16 +47,7 @@ fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
 /// One stable, readable block per event and one line per diagnostic.
 fn digest(p: &ParsedFile) -> String {
     let mut out = String::new();
-    writeln!(
-        out,
-        "format={} records={} events={} diagnostics={} bytes={}",
-        p.format.unwrap_or("-"),
-        p.records,
-        p.events.len(),
-        p.diagnostics.len(),
-        p.bytes
-    )
-    .unwrap();
+    common::write_counts(&mut out, p);
     for e in &p.events {
         let r = match &e.body {
             Body::NetFlow(f) => {
@@ -66,42 +57,7 @@ fn digest(p: &ParsedFile) -> String {
             Body::HttpRequest(r) => r,
             _ => panic!("expected an HTTP request or a flow"),
         };
-        writeln!(
-            out,
-            "event line={} index={} time={}",
-            e.origin.line, e.origin.index, e.time
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  request   sensor={} method={} target={:?} host={}",
-            r.sensor.as_str(),
-            opt(&r.method),
-            r.target,
-            opt(&r.host)
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  peers     client={} xff={} server={} port={} observer={}",
-            opt(&r.client),
-            r.forwarded_for.as_deref().map_or("-".to_string(), |x| format!("{x:?}")),
-            opt(&r.server),
-            opt(&r.server_port),
-            opt(&r.observer)
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  response  status={} bytes={} user_agent={:?}",
-            opt(&r.status),
-            opt(&r.response_bytes),
-            r.user_agent.as_deref().unwrap_or("-")
-        )
-        .unwrap();
-        for (k, v) in &r.headers {
-            writeln!(out, "  header    {k}: {v:?}").unwrap();
-        }
+        common::write_request(&mut out, e, r);
         if let Some(waf) = &r.waf {
             writeln!(
                 out,
@@ -115,18 +71,7 @@ fn digest(p: &ParsedFile) -> String {
             }
         }
     }
-    for d in &p.diagnostics {
-        writeln!(
-            out,
-            "diagnostic line={} index={} reason={} format={} detail={:?}",
-            d.line,
-            d.index.map_or("-".to_string(), |i| i.to_string()),
-            d.reason.key(),
-            d.format,
-            d.detail
-        )
-        .unwrap();
-    }
+    common::write_diagnostics(&mut out, p);
     out
 }
 

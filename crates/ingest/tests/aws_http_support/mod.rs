@@ -123,17 +123,6 @@ pub fn digest(p: &ParsedFile) -> String {
             }
         }
     }
-    for d in &p.diagnostics {
-        writeln!(
-            out,
-            "diagnostic line={} index={} reason={} format={} detail={:?}",
-            d.line,
-            d.index.map_or("-".to_string(), |i| i.to_string()),
-            d.reason.key(),
-            d.format,
-            d.detail
-        )
-        .unwrap();
-    }
+    common::write_diagnostics(&mut out, p);
     out
 }

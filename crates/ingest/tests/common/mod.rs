@@ -9,10 +9,11 @@
 
 #![allow(clippy::unwrap_used, dead_code)] // test helpers: a failed unwrap is a failed test
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use credtrail_event::FileId;
+use credtrail_event::{Event, FileId, HttpRequest};
 use credtrail_ingest::decode::DEFAULT_CAP;
 use credtrail_ingest::{parse_file, Format, InputFile, InputSource, ParsedFile};
 
@@ -139,4 +140,75 @@ pub fn generated_corpus() -> tempfile::TempDir {
         .expect("python3 runs gen_logs.py");
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     out
+}
+
+/// The first line of a digest: what the file was read as and how much it yielded.
+pub fn write_counts(out: &mut String, p: &ParsedFile) {
+    writeln!(
+        out,
+        "format={} records={} events={} diagnostics={} bytes={}",
+        p.format.unwrap_or("-"),
+        p.records,
+        p.events.len(),
+        p.diagnostics.len(),
+        p.bytes
+    )
+    .unwrap();
+}
+
+/// The last lines of a digest: one per diagnostic, with its position, reason, format and detail.
+pub fn write_diagnostics(out: &mut String, p: &ParsedFile) {
+    for d in &p.diagnostics {
+        writeln!(
+            out,
+            "diagnostic line={} index={} reason={} format={} detail={:?}",
+            d.line,
+            d.index.map_or("-".to_string(), |i| i.to_string()),
+            d.reason.key(),
+            d.format,
+            d.detail
+        )
+        .unwrap();
+    }
+}
+
+/// One HTTP request event as the request-log digests (web-access, zeek-http, suricata-eve) show
+/// it: position, request, peers, response and headers; WAF verdicts and bodies are the caller's.
+pub fn write_request(out: &mut String, e: &Event, r: &HttpRequest) {
+    writeln!(
+        out,
+        "event line={} index={} time={}",
+        e.origin.line, e.origin.index, e.time
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "  request   sensor={} method={} target={:?} host={}",
+        r.sensor.as_str(),
+        opt(&r.method),
+        r.target,
+        opt(&r.host)
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "  peers     client={} xff={} server={} port={} observer={}",
+        opt(&r.client),
+        r.forwarded_for.as_deref().map_or("-".to_string(), |x| format!("{x:?}")),
+        opt(&r.server),
+        opt(&r.server_port),
+        opt(&r.observer)
+    )
+    .unwrap();
+    writeln!(
+        out,
+        "  response  status={} bytes={} user_agent={:?}",
+        opt(&r.status),
+        opt(&r.response_bytes),
+        r.user_agent.as_deref().unwrap_or("-")
+    )
+    .unwrap();
+    for (k, v) in &r.headers {
+        writeln!(out, "  header    {k}: {v:?}").unwrap();
+    }
 }

@@ -94,37 +94,13 @@ pub fn flow_block(out: &mut String, e: &Event, f: &NetFlow) {
 /// One stable, readable block per flow and one line per diagnostic.
 pub fn digest(p: &ParsedFile) -> String {
     let mut out = String::new();
-    writeln!(
-        out,
-        "format={} records={} events={} diagnostics={} bytes={}",
-        p.format.unwrap_or("-"),
-        p.records,
-        p.events.len(),
-        p.diagnostics.len(),
-        p.bytes
-    )
-    .unwrap();
+    common::write_counts(&mut out, p);
     for e in &p.events {
         let Body::NetFlow(f) = &e.body else {
             panic!("expected a flow, got {:?}", e.body)
         };
         flow_block(&mut out, e, f);
     }
-    diagnostics(&mut out, p);
+    common::write_diagnostics(&mut out, p);
     out
-}
-
-pub fn diagnostics(out: &mut String, p: &ParsedFile) {
-    for d in &p.diagnostics {
-        writeln!(
-            out,
-            "diagnostic line={} index={} reason={} format={} detail={:?}",
-            d.line,
-            d.index.map_or("-".to_string(), |i| i.to_string()),
-            d.reason.key(),
-            d.format,
-            d.detail
-        )
-        .unwrap();
-    }
 }

@@ -68,16 +68,7 @@ fn write_process(out: &mut String, p: &Process) {
 /// One stable, readable block per event and one line per diagnostic (with its excerpt's start).
 pub fn digest(p: &ParsedFile) -> String {
     let mut out = String::new();
-    writeln!(
-        out,
-        "format={} records={} events={} diagnostics={} bytes={}",
-        p.format.unwrap_or("-"),
-        p.records,
-        p.events.len(),
-        p.diagnostics.len(),
-        p.bytes
-    )
-    .unwrap();
+    common::write_counts(&mut out, p);
     for e in &p.events {
         writeln!(
             out,

@@ -7,12 +7,8 @@
 #[path = "../common/mod.rs"]
 pub mod common;
 
-use std::fmt::Write as _;
-
 use credtrail_event::{Body, HttpRequest};
 use credtrail_ingest::ParsedFile;
-
-use common::opt;
 
 pub fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
     p.events
@@ -27,66 +23,11 @@ pub fn requests(p: &ParsedFile) -> Vec<&HttpRequest> {
 /// One stable, readable block per event and one line per diagnostic.
 pub fn digest(p: &ParsedFile) -> String {
     let mut out = String::new();
-    writeln!(
-        out,
-        "format={} records={} events={} diagnostics={} bytes={}",
-        p.format.unwrap_or("-"),
-        p.records,
-        p.events.len(),
-        p.diagnostics.len(),
-        p.bytes
-    )
-    .unwrap();
+    common::write_counts(&mut out, p);
     for (e, r) in p.events.iter().zip(requests(p)) {
-        writeln!(
-            out,
-            "event line={} index={} time={}",
-            e.origin.line, e.origin.index, e.time
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  request   sensor={} method={} target={:?} host={}",
-            r.sensor.as_str(),
-            opt(&r.method),
-            r.target,
-            opt(&r.host)
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  peers     client={} xff={} server={} port={} observer={}",
-            opt(&r.client),
-            r.forwarded_for.as_deref().map_or("-".to_string(), |x| format!("{x:?}")),
-            opt(&r.server),
-            opt(&r.server_port),
-            opt(&r.observer)
-        )
-        .unwrap();
-        writeln!(
-            out,
-            "  response  status={} bytes={} user_agent={:?}",
-            opt(&r.status),
-            opt(&r.response_bytes),
-            r.user_agent.as_deref().unwrap_or("-")
-        )
-        .unwrap();
-        for (k, v) in &r.headers {
-            writeln!(out, "  header    {k}: {v:?}").unwrap();
-        }
+        common::write_request(&mut out, e, r);
         assert!(r.waf.is_none() && r.body.is_none());
     }
-    for d in &p.diagnostics {
-        writeln!(
-            out,
-            "diagnostic line={} index={} reason={} format={} detail={:?}",
-            d.line,
-            d.index.map_or("-".to_string(), |i| i.to_string()),
-            d.reason.key(),
-            d.format,
-            d.detail
-        )
-        .unwrap();
-    }
+    common::write_diagnostics(&mut out, p);
     out
 }
