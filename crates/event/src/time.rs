@@ -62,6 +62,17 @@ impl Timestamp {
         };
         let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
         let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        // jiff's timestamps end late on 9999-12-30: the last year is left to it.
+        if year > 9998 {
+            return None;
+        }
+        Self::from_utc_civil(year, month, day, hour, minute, second)
+    }
+
+    /// A UTC date and time of the proleptic Gregorian calendar, or `None` for one that does not
+    /// exist (a month past 12, a day the month lacks, an hour past 23, a leap second): what the
+    /// fixed-layout time parsers (CloudTrail's, web servers') share.
+    pub fn from_utc_civil(year: i64, month: i64, day: i64, hour: i64, minute: i64, second: i64) -> Option<Self> {
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
         let month_days = match month {
             1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -70,11 +81,15 @@ impl Timestamp {
             2 => 28,
             _ => return None,
         };
-        // jiff's timestamps end late on 9999-12-30: the last year is left to it.
-        if year > 9998 || day < 1 || day > month_days || hour > 23 || minute > 59 || second > 59 {
+        if day < 1
+            || day > month_days
+            || !(0..=23).contains(&hour)
+            || !(0..=59).contains(&minute)
+            || !(0..=59).contains(&second)
+        {
             return None;
         }
-        // Days from the civil date (Howard Hinnant's `days_from_civil`), proleptic Gregorian.
+        // Days from the civil date (Howard Hinnant's `days_from_civil`).
         let y = if month <= 2 { year - 1 } else { year };
         let era = y.div_euclid(400);
         let yoe = y - era * 400;

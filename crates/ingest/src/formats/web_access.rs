@@ -524,39 +524,14 @@ pub(super) fn parse_clf_time(text: &str) -> Option<Timestamp> {
         _ => return None,
     };
     let (off_h, off_m) = (num(22..24)?, num(24..26)?);
-    if day < 1
-        || day > days_in_month(year, month)
-        || hour > 23
-        || minute > 59
-        || second > 59
-        || off_h > 23
-        || off_m > 59
-    {
+    if off_h > 23 || off_m > 59 {
         return None;
     }
-    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
-        - sign * (off_h * 3600 + off_m * 60);
-    Some(Timestamp::from_millis(seconds * 1000))
-}
-
-fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    // Local time less its offset is UTC.
+    Some(
+        Timestamp::from_utc_civil(year, month, day, hour, minute, second)?
+            .plus_seconds(-sign * (off_h * 3600 + off_m * 60)),
+    )
 }
 
 #[cfg(test)]
