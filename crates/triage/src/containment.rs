@@ -152,10 +152,7 @@ fn own_network(inventory: &Inventory, instances: &BTreeSet<String>) -> OwnNetwor
         network.vpcs.extend(vpc.map(str::to_string));
         for ip in inventory.instance_addresses(instance).into_iter().flatten() {
             if !credtrail_event::ip_ranges::is_non_routable(*ip) {
-                network.public_ips.insert(match ip {
-                    std::net::IpAddr::V4(_) => format!("{ip}/32"),
-                    std::net::IpAddr::V6(_) => format!("{ip}/128"),
-                });
+                network.public_ips.insert(host_range(&ip.to_string()));
             }
         }
     }
